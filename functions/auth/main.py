@@ -1,0 +1,42 @@
+"""The `auth` Cloud Function: who am I (GET /api/auth) and sign out everywhere (POST /revoke).
+
+Both need a valid Firebase ID token, whatever REQUIRE_AUTH says: there is no anonymous "me".
+"""
+
+from flask import Response
+
+from core import log
+from core.auth import authenticate, revoke_sessions
+from core.config import load_config
+from core.errors import json_response
+from core.http import Endpoint
+
+CONFIG = load_config("auth")
+log.configure(CONFIG.log_level)
+ENDPOINT = Endpoint(CONFIG)
+
+
+@ENDPOINT.route("/", "/api/auth", methods=("GET", "OPTIONS"))
+def whoami(request):
+    identity = authenticate(request, CONFIG, allow_anonymous=False)
+    return json_response({
+        "uid": identity.uid,
+        "email": identity.email,
+        "emailVerified": identity.email_verified,
+        "name": identity.name,
+        "picture": identity.picture,
+        "provider": identity.provider,
+        "allowed": True,
+    })
+
+
+@ENDPOINT.route("/revoke", "/api/auth/revoke", methods=("POST", "OPTIONS"))
+def revoke(request):
+    identity = authenticate(request, CONFIG, allow_anonymous=False)
+    revoke_sessions(identity, CONFIG)
+    return Response(status=204)
+
+
+def auth(request):
+    """functions-framework entry point."""
+    return ENDPOINT.handle(request)

@@ -1,0 +1,209 @@
+"""Gemini through google-genai: one lazy client per instance, a total deadline, and retries
+with backoff on 429/5xx only until the first chunk exists (nothing has reached the client yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from core import log
+from core.config import Config
+from core.errors import ApiError
+
+from turn import Turn
+
+MAX_ATTEMPTS = 3
+FIRST_BACKOFF_S = 0.5
+QUOTA_RETRY_AFTER_S = 30
+# Finish reasons that mean "stopped by a filter"; with no text at all the answer is `blocked`.
+_FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
+
+
+@dataclass
+class Chunk:
+    text: str
+    finish_reason: str | None
+    usage: dict | None
+
+    def public_usage(self) -> dict:
+        usage = self.usage or {}
+        return {"inputTokens": usage.get("inputTokens", 0),
+                "outputTokens": usage.get("outputTokens", 0)}
+
+
+class Gemini:
+    def __init__(self, config: Config):
+        self._config = config
+        self._client: genai.Client | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> genai.Client:
+        """Built on first use, once per instance, safely under concurrent first requests."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    options = types.HttpOptions(base_url=self._config.gemini_base_url,
+                                                api_version="v1beta") \
+                        if self._config.gemini_base_url else None
+                    self._client = genai.Client(api_key=self._config.gemini_api_key,
+                                                http_options=options)
+        return self._client
+
+    def complete(self, turn: Turn, subject: str) -> Chunk:
+        """One whole answer (JSON mode)."""
+        deadline = time.monotonic() + self._config.gemini_timeout_s
+
+        def attempt(remaining: float) -> Chunk:
+            response = self.client().models.generate_content(
+                model=self._config.gemini_model, contents=turn.contents(),
+                config=self._request_config(remaining))
+            return read_chunk(response, first=True)
+
+        return self._with_retries(attempt, deadline, subject)
+
+    def open_stream(self, turn: Turn, subject: str) -> tuple[Chunk, Iterator[Chunk]]:
+        """The first chunk (retried as needed) and an iterator over the rest of the answer."""
+        deadline = time.monotonic() + self._config.gemini_timeout_s
+
+        def attempt(remaining: float) -> tuple[Chunk, Iterator]:
+            stream = self.client().models.generate_content_stream(
+                model=self._config.gemini_model, contents=turn.contents(),
+                config=self._request_config(remaining))
+            try:
+                first = next(stream, None)
+                if first is None:
+                    raise ApiError("upstream_error", reason="empty_stream")
+                return read_chunk(first, first=True), stream
+            except BaseException:
+                stream.close()
+                raise
+
+        first, stream = self._with_retries(attempt, deadline, subject)
+        return first, self._rest(stream, deadline, subject)
+
+    def _rest(self, stream, deadline: float, subject: str) -> Iterator[Chunk]:
+        try:
+            for response in stream:
+                if time.monotonic() > deadline:
+                    raise ApiError("timeout", reason="deadline")
+                yield read_chunk(response, first=False)
+        except ApiError:
+            raise
+        except Exception as error:
+            raise upstream_failure(error, subject, mid_stream=True) from None
+        finally:
+            stream.close()  # a client that went away stops the upstream call here
+
+    def _request_config(self, remaining_s: float) -> types.GenerateContentConfig:
+        return types.GenerateContentConfig(
+            system_instruction=self._config.system_prompt,
+            max_output_tokens=self._config.max_output_tokens,
+            http_options=types.HttpOptions(timeout=max(1, int(remaining_s * 1000))),
+        )
+
+    def _with_retries(self, attempt, deadline: float, subject: str):
+        backoff = FIRST_BACKOFF_S
+        for number in range(1, MAX_ATTEMPTS + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise upstream_failure(TimeoutError(), subject)
+            try:
+                return attempt(remaining)
+            except ApiError as refusal:
+                log.security_event("upstream_refusal", subject=subject, reason=refusal.reason)
+                raise
+            except Exception as error:
+                wait = backoff * random.uniform(0.8, 1.2)
+                if (not _retryable(error) or number == MAX_ATTEMPTS
+                        or time.monotonic() + wait >= deadline):
+                    raise upstream_failure(error, subject) from None
+                log.logger.warning("upstream retry", extra={"fields": {
+                    "subject": subject, "attempt": number, "status": _status(error)}})
+                time.sleep(wait)
+                backoff *= 2
+        raise AssertionError("unreachable")
+
+
+def read_chunk(response: types.GenerateContentResponse, first: bool) -> Chunk:
+    """Text, finish reason and usage of one response; refusals become ApiErrors."""
+    usage = None
+    if response.usage_metadata is not None:
+        meta = response.usage_metadata
+        usage = {"inputTokens": meta.prompt_token_count or 0,
+                 "outputTokens": meta.candidates_token_count or 0,
+                 "totalTokens": meta.total_token_count or 0}
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason is not None:
+        raise ApiError("blocked", reason="prompt_blocked")
+    if not response.candidates:
+        if first:
+            raise ApiError("upstream_error", reason="no_candidates")
+        return Chunk("", None, usage)
+    candidate = response.candidates[0]
+    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+    text = "".join(part.text for part in parts if part.text and not part.thought)
+    finish = _name(candidate.finish_reason)
+    if first and not text and finish in _FILTERED:
+        raise ApiError("blocked", reason="answer_blocked")
+    return Chunk(text, finish, usage)
+
+
+def upstream_failure(error: BaseException, subject: str, mid_stream: bool = False) -> ApiError:
+    """Map an SDK or transport failure to our error code, and log it without content."""
+    status = _status(error)
+    if isinstance(error, TimeoutError) or _is_transport(error, "TimeoutException"):
+        result = ApiError("timeout", reason="deadline")
+    elif status == 429:
+        # Gemini's quota is ours, not the user's fault: 503 with an honest Retry-After.
+        result = ApiError("unavailable", "The model is busy right now; please try again soon.",
+                          retry_after=_retry_delay(error) or QUOTA_RETRY_AFTER_S,
+                          reason="upstream_quota")
+    else:
+        result = ApiError("upstream_error", reason="upstream_status" if status else "connection")
+    log.security_event("upstream_error", logging.ERROR, subject=subject, status=status or 0,
+                       reason=result.reason, error_class=type(error).__name__,
+                       mid_stream=mid_stream)
+    return result
+
+
+def _retryable(error: BaseException) -> bool:
+    status = _status(error)
+    if status is not None:
+        return status == 429 or status >= 500
+    return _is_transport(error, "TransportError") and not _is_transport(error, "TimeoutException")
+
+
+def _status(error: BaseException) -> int | None:
+    return error.code if isinstance(error, genai_errors.APIError) else None
+
+
+def _is_transport(error: BaseException, class_name: str) -> bool:
+    # google-genai may use httpx or its fork httpx2: match the exception family by name.
+    return any(cls.__name__ == class_name and cls.__module__.startswith("httpx")
+               for cls in type(error).__mro__)
+
+
+def _retry_delay(error: BaseException) -> int | None:
+    details = getattr(error, "details", None)
+    body = details.get("error", details) if isinstance(details, dict) else {}
+    for item in body.get("details", []) if isinstance(body, dict) else []:
+        match = re.fullmatch(r"(\d+)(?:\.\d+)?s", str(item.get("retryDelay", "")))
+        if match:
+            return max(1, int(match.group(1)))
+    return None
+
+
+def _name(reason) -> str | None:
+    if reason is None:
+        return None
+    return getattr(reason, "value", None) or str(reason)

@@ -1,0 +1,131 @@
+"""Every request enters through an Endpoint: CORS allow-list, routes, methods, errors, headers.
+
+A function declares its routes; `Endpoint.handle` is what its functions-framework target calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Request, Response
+
+from . import log
+from .config import Config
+from .errors import ApiError, error_response
+from .identity import client_ip, pseudonym
+
+__all__ = ["Endpoint", "SECURITY_HEADERS", "set_subject", "subject_of"]
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+_PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Firebase-AppCheck"
+_SUBJECT_KEY = "jette.subject"
+# Refusals worth a security event; the rest (404, 405, upstream) are logged where they happen.
+_REFUSAL_EVENTS = {"invalid_argument": "validation_failed", "payload_too_large": "validation_failed",
+                   "unsupported_media_type": "validation_failed"}
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class _Route:
+    name: str
+    methods: tuple[str, ...]
+    handler: Handler
+
+
+class Endpoint:
+    def __init__(self, config: Config):
+        self.config = config
+        self._routes: dict[str, _Route] = {}
+
+    def route(self, *paths: str, methods: tuple[str, ...]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for path in paths:
+                self._routes[path] = _Route(handler.__name__, methods, handler)
+            return handler
+        return register
+
+    def handle(self, request: Request) -> Response:
+        started = time.monotonic()
+        token = log.bind_trace(request.headers, self.config.project_id)
+        origin = request.headers.get("Origin")
+        cors = origin is not None and origin in self.config.allowed_origins
+        route = self._routes.get(request.path)
+        try:
+            response = self._dispatch(request, origin, cors, route)
+        except ApiError as error:
+            self._log_refusal(request, error)
+            response = error_response(error)
+        except Exception:
+            log.logger.exception("unhandled error", extra={"fields": {"route": _name(route)}})
+            response = error_response(ApiError("internal"))
+        preflight = request.method == "OPTIONS" and route is not None and "OPTIONS" in route.methods
+        self._decorate(response, origin if cors else None, preflight and route.methods)
+        log.logger.info("request", extra={"fields": {
+            "function": self.config.function, "route": _name(route), "method": request.method[:10],
+            "status": response.status_code, "latency_ms": round((time.monotonic() - started) * 1000),
+        }})
+        log.reset_trace(token)
+        return response
+
+    def _dispatch(self, request: Request, origin: str | None, cors: bool,
+                  route: _Route | None) -> Response:
+        if origin is not None and not cors:
+            log.security_event("origin_rejected", subject=subject_of(request, self.config),
+                               function=self.config.function, origin=origin)
+            raise ApiError("permission_denied", "This origin is not allowed.", reason="origin")
+        if route is None:
+            raise ApiError("not_found")
+        if request.method == "OPTIONS" and "OPTIONS" in route.methods:
+            return Response(status=204)
+        if request.method not in route.methods:
+            raise ApiError("method_not_allowed", allow=route.methods)
+        return route.handler(request)
+
+    @staticmethod
+    def _decorate(response: Response, cors_origin: str | None, preflight_methods) -> None:
+        response.headers.update(SECURITY_HEADERS)
+        response.headers.pop("X-XSS-Protection", None)
+        response.vary.add("Origin")
+        if cors_origin is None:
+            return
+        response.headers["Access-Control-Allow-Origin"] = cors_origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        if preflight_methods:
+            response.headers["Access-Control-Allow-Methods"] = ", ".join(preflight_methods)
+            response.headers["Access-Control-Allow-Headers"] = _PREFLIGHT_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+
+    def _log_refusal(self, request: Request, error: ApiError) -> None:
+        event = _REFUSAL_EVENTS.get(error.code)
+        if event:
+            log.security_event(event, logging.INFO, subject=subject_of(request, self.config),
+                               function=self.config.function, reason=error.reason)
+
+
+def subject_of(request: Request, config: Config) -> str:
+    """The caller's pseudonym for logs: its uid once verified, otherwise its client IP."""
+    subject = request.environ.get(_SUBJECT_KEY)
+    if subject is None:
+        ip = client_ip(request.headers, request.remote_addr, config.trusted_proxy_hops)
+        subject = pseudonym(config.secret_key, "ip", ip)
+    return subject
+
+
+def set_subject(request: Request, subject: str) -> None:
+    """Remember the verified caller's pseudonym for every later log line of this request."""
+    request.environ[_SUBJECT_KEY] = subject
+
+
+def _name(route: _Route | None) -> str:
+    return route.name if route else "none"
