@@ -1,5 +1,5 @@
 """Local stand-in for the Gemini REST API (generateContent, streamGenerateContent, countTokens).
-Lets the real google-genai SDK run unchanged in tests; failures are scripted via /_standin/* admin endpoints."""
+Lets the real google-genai SDK run unchanged in tests; failures are scripted via /_standin/*."""
 from __future__ import annotations
 
 import argparse
@@ -26,7 +26,8 @@ ERRORS = {
     403: ("PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established "
           "identity). Please use API Key or other form of API consumer identity to call this API."),
     404: ("NOT_FOUND", "Requested entity was not found."),
-    429: ("RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing details."),
+    429: ("RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing "
+          "details."),
     500: ("INTERNAL", "An internal error has occurred. Please retry or report in "
           "https://developers.generativeai.google/guide/troubleshooting"),
     503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
@@ -252,17 +253,13 @@ class Handler(BaseHTTPRequestHandler):
             return {"promptTokenCount": ptok, "candidatesTokenCount": ctok, "totalTokenCount": ptok + ctok}
 
         def ratings(high: str | None = None) -> list:
-            return [{"category": c, "probability": "HIGH" if c == high else "NEGLIGIBLE",
-                     **({"blocked": True} if c == high else {})} for c in HARM]
+            return [{"category": c, "probability": "HIGH", "blocked": True} if c == high
+                    else {"category": c, "probability": "NEGLIGIBLE"} for c in HARM]
 
         def cand(text: str | None, finish: str | None, rats: list | None = None) -> dict:
-            c: dict = {"index": 0}
-            if text is not None:
-                c["content"] = {"role": "model", "parts": [{"text": text}]}
-            if finish:
-                c["finishReason"] = finish
-            c["safetyRatings"] = rats or ratings()
-            return c
+            c = {} if text is None else {"content": {"role": "model", "parts": [{"text": text}]}}
+            c |= {"finishReason": finish} if finish else {}
+            return c | {"index": 0, "safetyRatings": rats or ratings()}
 
         if action == "error":
             code = int(step.get("status", 500))
@@ -275,7 +272,8 @@ class Handler(BaseHTTPRequestHandler):
 
         # Build the list of response chunks (stream) and the single response (non-stream).
         if action in ("echo", "reply", "hang", "drop"):
-            last_user = next((c for c in reversed(body["contents"]) if c.get("role", "user") == "user"), {})
+            users = [c for c in body["contents"] if c.get("role", "user") == "user"]
+            last_user = users[-1] if users else {}
             text = step.get("text", "Echo: " + _texts(last_user))
             pieces = list(step.get("chunks") or split_words(text))
             full = "".join(pieces)
@@ -287,17 +285,15 @@ class Handler(BaseHTTPRequestHandler):
         elif action == "safety_stop":
             pieces = list(step.get("chunks") or [])
             full = "".join(pieces)
-            chunks = [base | {"candidates": [cand(p, None)], "usageMetadata": usage(final=False)} for p in pieces]
-            whole = base | {"candidates": [cand(None, "SAFETY", ratings(HARM[1]))], "usageMetadata": usage(full)}
-            chunks.append(whole)
+            stop = cand(None, "SAFETY", ratings(HARM[1]))
+            whole = base | {"candidates": [stop], "usageMetadata": usage(full)}
+            chunks = [base | {"candidates": [cand(p, None)], "usageMetadata": usage(final=False)}
+                      for p in pieces] + [whole]
         elif action == "block":
-            whole = base | {"promptFeedback": {"blockReason": step.get("reason", "SAFETY"),
-                                               "safetyRatings": ratings(HARM[1])},
-                            "usageMetadata": {"promptTokenCount": ptok, "totalTokenCount": ptok}}
-            chunks = [whole]
+            feedback = {"blockReason": step.get("reason", "SAFETY"), "safetyRatings": ratings(HARM[1])}
+            chunks = [whole := base | {"promptFeedback": feedback, "usageMetadata": usage(final=False)}]
         elif action == "empty":
-            whole = base | {"usageMetadata": {"promptTokenCount": ptok, "totalTokenCount": ptok}}
-            chunks = [whole]
+            chunks = [whole := base | {"usageMetadata": usage(final=False)}]
         else:
             self.state.update(rec, state="failed", http_status=500)
             return self._json(500, error_body(500, f"stand-in: unknown scripted action {action!r}"))
@@ -362,12 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=8090)
     ap.add_argument("--chunk-delay", type=float, default=0.05)
     args = ap.parse_args(argv)
-    server = StandinServer((args.host, args.port), args.chunk_delay)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, _ = serve(args.host, args.port, args.chunk_delay)
     print(f"gemini-standin listening on {base_url(server)}", flush=True)
     while not stop.wait(0.5):
         pass

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from core.errors import ApiError
 
-from upstream import Chunk
+from upstream import FILTERED, Chunk
 
 
 def event(name: str, data: dict) -> bytes:
@@ -29,7 +29,7 @@ def chat_events(first: Chunk, rest: Iterator[Chunk]) -> Iterator[bytes]:
                 yield event("delta", {"text": chunk.text})
             finish = chunk.finish_reason or finish
             usage = chunk.usage or usage
-        if not sent_text and finish == "SAFETY":
+        if not sent_text and finish in FILTERED:
             raise ApiError("blocked", reason="answer_blocked")
         summary = Chunk("", finish, usage)
         yield event("done", {"finishReason": finish or "STOP", "usage": summary.public_usage()})

@@ -26,7 +26,7 @@ MAX_ATTEMPTS = 3
 FIRST_BACKOFF_S = 0.5
 QUOTA_RETRY_AFTER_S = 30
 # Finish reasons that mean "stopped by a filter"; with no text at all the answer is `blocked`.
-_FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
+FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
 
 
 @dataclass
@@ -153,7 +153,7 @@ def read_chunk(response: types.GenerateContentResponse, first: bool) -> Chunk:
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     text = "".join(part.text for part in parts if part.text and not part.thought)
     finish = _name(candidate.finish_reason)
-    if first and not text and finish in _FILTERED:
+    if first and not text and finish in FILTERED:
         raise ApiError("blocked", reason="answer_blocked")
     return Chunk(text, finish, usage)
 

@@ -58,9 +58,9 @@ def verify_bearer(request: Request, config: Config) -> Identity | None:
                        reason="certificates") from None
     except (firebase_auth.InvalidIdTokenError, ValueError):
         raise _refuse(request, config, "invalid") from None
-    auth_time = claims.get("auth_time")
-    if not isinstance(auth_time, (int, float)) or auth_time > time.time() + CLOCK_SKEW_S:
-        raise _refuse(request, config, "auth_time")
+    reason = _time_claims_problem(claims, time.time())
+    if reason:
+        raise _refuse(request, config, reason)
     firebase_claims = claims.get("firebase") or {}
     identity = Identity(
         subject=pseudonym(config.secret_key, "uid", claims["uid"]),
@@ -100,6 +100,22 @@ def revoke_sessions(identity: Identity, config: Config) -> None:
     log.security_event("sessions_revoked", 20, subject=identity.subject, function=config.function)
 
 
+def _time_claims_problem(claims: dict, now: float) -> str | None:
+    """firebase-admin checks exp/iat only for signed tokens; we check them always, plus auth_time."""
+    def number(name):
+        value = claims.get(name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    exp, iat, auth_time = number("exp"), number("iat"), number("auth_time")
+    if exp is None or exp <= now - CLOCK_SKEW_S:
+        return "expired"
+    if iat is None or iat > now + CLOCK_SKEW_S:
+        return "issued_in_future"
+    if auth_time is None or auth_time > now + CLOCK_SKEW_S:
+        return "auth_time"
+    return None
+
+
 def _allowed(identity: Identity, config: Config) -> bool:
     if not config.allowed_emails and not config.allowed_domains:
         return True
@@ -111,14 +127,15 @@ def _allowed(identity: Identity, config: Config) -> bool:
 
 
 def _refuse(request: Request, config: Config, reason: str) -> ApiError:
-    log.security_event("auth_failure", subject=subject_of(request, config), function=config.function, reason=reason)
+    log.security_event("auth_failure", subject=subject_of(request, config),
+                       function=config.function, reason=reason)
     message = ("Your session has expired; sign in again." if reason in ("expired", "revoked")
                else "Sign in to continue.")
     return ApiError("unauthenticated", message, reason=reason)
 
 
 def _firebase_app(config: Config) -> firebase_admin.App:
-    """One firebase-admin app per project, created on first use (verification needs no key)."""
+    """One firebase-admin app per project, created on first use (credentials: ADC, loaded lazily)."""
     key = config.project_id or "default-project"
     with _app_lock:
         if key not in _apps:

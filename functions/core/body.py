@@ -21,11 +21,18 @@ def read_json(request, max_bytes: int) -> dict:
         raise ApiError("unsupported_media_type", reason="media_type")
     declared = request.content_length
     if declared is not None and declared > max_bytes:
-        raise ApiError("payload_too_large", reason="content_length")
+        raise _too_large(request, "content_length")
     raw = request.stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise ApiError("payload_too_large", reason="body_size")
+        raise _too_large(request, "body_size")
     return parse_json_object(raw)
+
+
+def _too_large(request, reason: str) -> ApiError:
+    # functions-framework calls request.get_data() after every response; an empty cache keeps
+    # it from buffering the refused body (the server then discards it without keeping it).
+    request._cached_data = b""
+    return ApiError("payload_too_large", reason=reason)
 
 
 def parse_json_object(raw: bytes) -> dict:
@@ -60,7 +67,8 @@ def check_fields(obj: dict, required: dict[str, type], optional: dict[str, type]
             raise _invalid(f"Field {name} is required in {where}.", "missing_field")
 
 
-_TYPE_NAMES = {str: "a string", list: "a list", dict: "an object", bool: "true or false"}
+_TYPE_NAMES = {str: "a string", list: "a list", dict: "an object", bool: "true or false",
+               int: "a whole number"}
 
 
 def _is_type(value: object, kind: type) -> bool:

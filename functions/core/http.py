@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import flask
 from flask import Request, Response
 
 from . import log
@@ -47,6 +48,8 @@ class Endpoint:
     def __init__(self, config: Config):
         self.config = config
         self._routes: dict[str, _Route] = {}
+        if flask.has_app_context():  # functions-framework imports the function inside its app
+            _guard_framework_responses(flask.current_app)
 
     def route(self, *paths: str, methods: tuple[str, ...]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -125,6 +128,19 @@ def subject_of(request: Request, config: Config) -> str:
 def set_subject(request: Request, subject: str) -> None:
     """Remember the verified caller's pseudonym for every later log line of this request."""
     request.environ[_SUBJECT_KEY] = subject
+
+
+def _guard_framework_responses(app: flask.Flask) -> None:
+    """Responses the framework makes itself (/robots.txt, /favicon.ico, its crash handler)
+    get our envelope and headers too, and never an exception's text."""
+    app.register_error_handler(404, lambda _: error_response(ApiError("not_found")))
+    app.register_error_handler(500, lambda _: error_response(ApiError("internal")))
+
+    @app.after_request
+    def secure(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
 
 def _name(route: _Route | None) -> str:

@@ -1,6 +1,7 @@
 """Tests for devtools/gemini_standin.py, driven by the real google-genai SDK (and raw requests)."""
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import math
@@ -307,6 +308,28 @@ def test_breaking_out_of_loop_also_disconnects(client, url):
     for _ in client.models.generate_content_stream(model=MODEL, contents="x"):
         break  # generator loses its last reference -> closed by refcounting
     assert wait_state(url, 1, "client_disconnected", timeout=2)["state"] == "client_disconnected"
+
+
+def test_async_task_cancel_disconnects(client, url):
+    # Note (google-genai 3.6.1): for client.aio streams, aclose()/break on the iterator does NOT close the
+    # HTTP connection; cancelling the consuming task (or client.aio.aclose()) does.
+    script(url, {"action": "reply", "chunks": [f"w{i} " for i in range(40)], "chunk_delay": 0.1})
+    got = []
+
+    async def consume():
+        async for chunk in await client.aio.models.generate_content_stream(model=MODEL, contents="x"):
+            got.append(chunk.text)
+
+    async def main():
+        task = asyncio.create_task(consume())
+        while not got:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert got and wait_state(url, 1, "client_disconnected", timeout=2)["state"] == "client_disconnected"
 
 
 def test_forty_concurrent_requests(url):

@@ -1,0 +1,106 @@
+"""The local stack on fixed ports: Auth emulator, Gemini stand-in and the three functions.
+
+`python devtools/stack.py` serves until Ctrl-C; `python devtools/stack.py token` prints an ID token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import secrets
+import signal
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402
+from procs import ROOT, start_function, start_standin  # noqa: E402
+
+PORTS = {"auth-emulator": 9099, "gemini-standin": 8090, "chat": 8081, "auth": 8082, "health": 8083}
+PROJECT_ID = "demo-jette"
+DEV_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173,http://localhost:5000,http://127.0.0.1:5000"
+RUN_DIR = ROOT / ".run"
+
+
+def read_dotenv(path: pathlib.Path) -> dict[str, str]:
+    """KEY=VALUE lines of `.env` (comments and blanks skipped); the environment wins."""
+    values = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and key and not key.startswith("#"):
+                values[key.strip()] = value.strip().strip("'\"")
+    return {**values, **{k: v for k, v in os.environ.items() if k in values}}
+
+
+def function_env(overrides: dict[str, str]) -> tuple[dict[str, str], bool]:
+    """Development settings for the functions; a real GEMINI_API_KEY switches to real Gemini."""
+    real_key = overrides.get("GEMINI_API_KEY") or os.environ.get("GEMINI_API_KEY")
+    env = {
+        "APP_ENV": "development",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ALLOWED_ORIGINS": DEV_ORIGINS,
+        "FIREBASE_PROJECT_ID": PROJECT_ID,
+        "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{PORTS['auth-emulator']}",
+        "GEMINI_API_KEY": real_key or "standin-key",
+        **({} if real_key else {"GEMINI_BASE_URL": f"http://127.0.0.1:{PORTS['gemini-standin']}"}),
+    }
+    env.update({k: v for k, v in overrides.items() if k != "GEMINI_API_KEY"})
+    return env, bool(real_key)
+
+
+def serve() -> None:
+    env, real_gemini = function_env(read_dotenv(ROOT / ".env"))
+    started = []
+
+    def stop_all(*_):
+        for process in reversed(started):
+            process.stop()
+        print("stopped.")
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        started.append(start_auth_emulator(PORTS["auth-emulator"], PROJECT_ID,
+                                           log_path=RUN_DIR / "auth-emulator.log"))
+        if not real_gemini:
+            started.append(start_standin(PORTS["gemini-standin"], RUN_DIR / "gemini-standin.log"))
+        for name in ("chat", "auth", "health"):
+            started.append(start_function(name, PORTS[name], env, RUN_DIR / f"{name}.log",
+                                          ROOT / "build" / "functions"))
+    except BaseException:
+        for process in reversed(started):
+            process.stop()
+        raise
+    gemini = "real Gemini (GEMINI_API_KEY)" if real_gemini else \
+        f"stand-in http://127.0.0.1:{PORTS['gemini-standin']}"
+    print(f"""
+Local stack is up (logs in .run/):
+  chat    http://127.0.0.1:{PORTS['chat']}/      (POST; SSE with Accept: text/event-stream)
+  auth    http://127.0.0.1:{PORTS['auth']}/      (GET who am I, POST /revoke)
+  health  http://127.0.0.1:{PORTS['health']}/    (GET)
+  Firebase Auth emulator  http://127.0.0.1:{PORTS['auth-emulator']}  (project {PROJECT_ID})
+  Gemini  {gemini}
+An ID token for curl:  TOKEN=$(.venv/bin/python devtools/stack.py token)
+Ctrl-C stops everything.""", flush=True)
+    signal.pause()
+
+
+def print_token(email: str) -> None:
+    host = f"127.0.0.1:{PORTS['auth-emulator']}"
+    session = sign_in_with_google(host, sub=f"dev-{email}", email=email, name="Dev User")
+    print(session["idToken"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "token"))
+    parser.add_argument("--email", default="dev.user@example.com")
+    args = parser.parse_args()
+    serve() if args.command == "serve" else print_token(args.email)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""Production-mode Firebase ID token checks on the staged `auth` (and `chat`) function, in-process.
+
+Tokens are real RS256 JWTs signed by an RSA key made at test time, published under a self-signed
+certificate. Only the HTTP GET of Google's x509 certificate list is replaced (the transport call
+of firebase-admin's CertificateFetchRequest): google-auth's status check and JSON parsing, its
+signature/iat/exp checks and firebase-admin's aud/iss/alg/kid checks all run unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import functions_framework
+import pytest
+from firebase_admin import _token_gen
+
+from .id_tokens import (CERT_URL, EMAIL, NAME, PICTURE, PROJECT, UID, CertEndpoint, SigningKey,
+                        b64url, emulator_token, encode_jwt, firebase_claims, hs256, id_token,
+                        new_signing_key, rs256)
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("stage_function",
+                                               ROOT / "scripts" / "stage_function.py")
+_stage_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_stage_module)
+
+SUBJECT = re.compile(r"^(ip|uid):[0-9a-f]{24}$")
+# Every variable the functions read (plus the framework's legacy switches): none is inherited.
+APP_VARS = ("APP_ENV", "SECRET_KEY", "REQUIRE_AUTH", "ALLOWED_ORIGINS", "ALLOWED_EMAILS",
+            "ALLOWED_DOMAINS", "FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT",
+            "FIREBASE_AUTH_EMULATOR_HOST", "CHECK_REVOKED", "CHAT_ENABLED", "GEMINI_API_KEY",
+            "GEMINI_MODEL", "GEMINI_BASE_URL", "SYSTEM_PROMPT", "DEBUG", "FLASK_DEBUG",
+            "LOG_LEVEL", "GUNICORN_LOG_LEVEL", "TRUSTED_PROXY_HOPS", "ENTRY_POINT",
+            "LOG_EXECUTION_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+
+
+@dataclass
+class Function:
+    client: object
+    log_stream: io.StringIO
+
+    def whoami(self, authorization: str | None):
+        return self.client.get("/api/auth", headers=_auth_header(authorization))
+
+    def log_entries(self) -> list[dict]:
+        return [json.loads(line) for line in self.log_stream.getvalue().splitlines()]
+
+    def events(self, name: str) -> list[dict]:
+        return [entry for entry in self.log_entries() if entry.get("event") == name]
+
+    def assert_logs_never_contain(self, *values: str | None) -> None:
+        text = self.log_stream.getvalue()
+        for value in filter(None, values):
+            assert value not in text, "a log line leaked a token, e-mail or uid"
+
+
+def _auth_header(authorization: str | None) -> dict:
+    return {} if authorization is None else {"Authorization": authorization}
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("staged")
+    return {name: _stage_module.stage(name, root / name) for name in ("auth", "chat")}
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> SigningKey:
+    return new_signing_key("kid-" + secrets.token_hex(10))
+
+
+@pytest.fixture(scope="module")
+def other_key(signing_key) -> SigningKey:
+    return new_signing_key(signing_key.kid)
+
+
+@pytest.fixture
+def certs(monkeypatch, signing_key) -> CertEndpoint:
+    endpoint = CertEndpoint(signing_key)
+    monkeypatch.setattr(_token_gen.CertificateFetchRequest, "__call__",
+                        lambda self, url, **kw: endpoint(url, **kw))
+    return endpoint
+
+
+@pytest.fixture(scope="module")
+def ambient_credentials(tmp_path_factory) -> Path:
+    """Cloud Functions always has Application Default Credentials (the runtime service account);
+    firebase-admin loads them to build its auth client, though verifying tokens never uses them."""
+    path = tmp_path_factory.mktemp("adc") / "application_default_credentials.json"
+    path.write_text(json.dumps({"type": "authorized_user", "client_id": "test-client",
+                                "client_secret": "test-secret", "refresh_token": "test-refresh"}))
+    return path
+
+
+@pytest.fixture
+def load(monkeypatch, staged, certs, ambient_credentials):
+    """load(target, **env) -> Function, imported under a secure production environment."""
+    for name in APP_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://app.example.web.app")
+    monkeypatch.setenv("FIREBASE_PROJECT_ID", PROJECT)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(ambient_credentials))
+
+    def load_function(target: str = "auth", **env: str) -> Function:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert "FIREBASE_AUTH_EMULATOR_HOST" not in os.environ
+        monkeypatch.setenv("FUNCTION_TARGET", target)  # create_app writes it; restore it after
+        monkeypatch.delitem(sys.modules, "main", raising=False)
+        app = functions_framework.create_app(target=target, source=str(staged[target]))
+        stream = io.StringIO()
+        json_handlers = [h for h in logging.getLogger().handlers
+                         if type(h.formatter).__name__ == "JsonFormatter"]
+        assert json_handlers, "the function logs JSON lines through the root logger"
+        for handler in json_handlers:
+            monkeypatch.setattr(handler, "stream", stream)
+        return Function(app.test_client(), stream)
+
+    return load_function
+
+
+def assert_error(response, status: int, code: str) -> None:
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code and body["error"]["message"].strip()
+
+
+def test_valid_token_returns_the_verified_identity(load, signing_key, certs):
+    function = load()
+    token = id_token(signing_key)
+    response = function.whoami(f"Bearer {token}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"uid": UID, "email": EMAIL, "emailVerified": True, "name": NAME,
+                                   "picture": PICTURE, "provider": "google.com", "allowed": True}
+    assert certs.requested and set(certs.requested) == {("GET", CERT_URL)}
+    [success] = function.events("auth_success")
+    assert success["subject"].startswith("uid:") and SUBJECT.match(success["subject"])
+    function.assert_logs_never_contain(token, token.split(".")[1], EMAIL, UID)
+
+
+def test_token_issued_within_the_clock_skew_is_accepted(load, signing_key):
+    now = int(time.time())
+    response = load().whoami(f"Bearer {id_token(signing_key, iat=now + 5, exp=now + 3605)}")
+    assert response.status_code == 200
+    assert response.get_json()["uid"] == UID
+
+
+def _tampered(key: SigningKey) -> str:
+    header, _, signature = id_token(key).split(".")
+    claims = firebase_claims(sub="someone-else", user_id="someone-else")
+    forged = b64url(json.dumps(claims).encode())
+    return f"{header}.{forged}.{signature}"
+
+
+def _past() -> dict:
+    now = int(time.time())
+    return {"iat": now - 7200, "exp": now - 3600, "auth_time": now - 7300}
+
+
+def _future() -> dict:
+    now = int(time.time())
+    return {"iat": now + 120, "exp": now + 3720}
+
+
+# name -> (Authorization header from (key, other_key), acceptable logged reasons)
+REJECTED = {
+    "wrong_audience": (lambda k, o: f"Bearer {id_token(k, aud='other-project')}", {"invalid"}),
+    "wrong_issuer": (lambda k, o: "Bearer " + id_token(
+        k, iss="https://securetoken.google.com/other-project"), {"invalid"}),
+    "expired": (lambda k, o: f"Bearer {id_token(k, **_past())}", {"expired"}),
+    "issued_in_future": (lambda k, o: f"Bearer {id_token(k, **_future())}",
+                         {"invalid", "issued_in_future"}),
+    "auth_time_in_future": (lambda k, o: "Bearer " + id_token(
+        k, auth_time=int(time.time()) + 120), {"auth_time"}),
+    "alg_none_with_kid": (lambda k, o: "Bearer " + encode_jwt(
+        {"alg": "none", "kid": k.kid, "typ": "JWT"}, firebase_claims()), {"invalid"}),
+    "emulator_unsigned_token": (lambda k, o: f"Bearer {emulator_token()}", {"invalid"}),
+    "hs256_with_shared_secret": (lambda k, o: "Bearer " + encode_jwt(
+        {"alg": "HS256", "typ": "JWT"}, firebase_claims(), hs256(b"some-shared-secret")),
+        {"invalid"}),
+    "hs256_keyed_with_public_cert": (lambda k, o: "Bearer " + encode_jwt(
+        {"alg": "HS256", "kid": k.kid, "typ": "JWT"}, firebase_claims(),
+        hs256(k.cert_pem.encode())), {"invalid"}),
+    "unknown_kid": (lambda k, o: "Bearer " + encode_jwt(
+        {"alg": "RS256", "kid": "kid-unknown", "typ": "JWT"}, firebase_claims(),
+        rs256(k.private)), {"invalid"}),
+    "tampered_payload": (lambda k, o: f"Bearer {_tampered(k)}", {"invalid"}),
+    "other_key_under_right_kid": (lambda k, o: f"Bearer {id_token(o)}", {"invalid"}),
+    "garbage": (lambda k, o: "Bearer not-a-jwt-" + secrets.token_hex(8), {"invalid"}),
+    "oversized": (lambda k, o: f"Bearer {id_token(k, name='x' * 5000)}", {"malformed"}),
+    "empty_bearer": (lambda k, o: "Bearer ", {"malformed"}),
+    "basic_scheme": (lambda k, o: "Basic dXNlcjpwYXNzd29yZA==", {"malformed"}),
+    "no_header": (lambda k, o: None, {"missing"}),
+}
+
+
+@pytest.mark.parametrize("case", list(REJECTED))
+def test_bad_or_missing_token_is_401_with_a_logged_pseudonymous_failure(load, signing_key,
+                                                                       other_key, case):
+    make_header, reasons = REJECTED[case]
+    authorization = make_header(signing_key, other_key)
+    function = load()
+    response = function.whoami(authorization)
+    assert_error(response, 401, "unauthenticated")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    credential = (authorization or "").partition(" ")[2].strip()
+    text = response.get_data(as_text=True)
+    assert EMAIL not in text and UID not in text and (not credential or credential not in text)
+    [failure] = function.events("auth_failure")
+    assert failure["reason"] in reasons
+    assert failure["subject"].startswith("ip:") and SUBJECT.match(failure["subject"])
+    function.assert_logs_never_contain(credential, *credential.split(".")[:2], EMAIL, UID)
+
+
+def test_certificate_outage_is_503_not_a_sign_in_failure(load, signing_key, certs):
+    certs.status = 500
+    response = load().whoami(f"Bearer {id_token(signing_key)}")
+    assert_error(response, 503, "unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+
+
+ALLOW_LISTS = [
+    ({"ALLOWED_EMAILS": "ok@example.com"}, "someone@example.com", True, 403),
+    ({"ALLOWED_EMAILS": "ok@example.com"}, "ok@example.com", False, 403),
+    ({"ALLOWED_EMAILS": "ok@example.com"}, "ok@example.com", True, 200),
+    ({"ALLOWED_EMAILS": "ok@example.com"}, None, True, 403),
+    ({"ALLOWED_DOMAINS": "example.com"}, "anyone@example.com", True, 200),
+    ({"ALLOWED_DOMAINS": "example.com"}, "anyone@example.com", False, 403),
+    ({"ALLOWED_DOMAINS": "example.com"}, "anyone@example.org", True, 403),
+    ({"ALLOWED_DOMAINS": "example.com"}, "anyone@notexample.com", True, 403),
+    ({"ALLOWED_DOMAINS": "example.com"}, "anyone@example.com.evil.test", True, 403),
+]
+
+
+@pytest.mark.parametrize("env, email, verified, status", ALLOW_LISTS)
+def test_allow_lists_admit_only_verified_listed_accounts(load, signing_key, env, email,
+                                                         verified, status):
+    function = load(**env)
+    token = id_token(signing_key, email=email, verified=verified)
+    response = function.whoami(f"Bearer {token}")
+    if status == 200:
+        assert response.status_code == 200
+        assert response.get_json()["email"] == email and response.get_json()["emailVerified"]
+    else:
+        assert_error(response, 403, "permission_denied")
+        assert (email or UID) not in response.get_data(as_text=True)
+        [denied] = function.events("auth_denied")
+        assert denied["subject"].startswith("uid:") and SUBJECT.match(denied["subject"])
+    function.assert_logs_never_contain(token, email, UID)
+
+
+@pytest.mark.parametrize("authorization", ["none", "emulator"])
+def test_chat_refuses_unauthenticated_callers_before_calling_gemini(load, authorization):
+    # Gemini would be the discard port: a call would fail loudly with 502, not 401.
+    function = load("chat", GEMINI_API_KEY="x", GEMINI_BASE_URL="http://127.0.0.1:9")
+    header = f"Bearer {emulator_token()}" if authorization == "emulator" else None
+    response = function.client.post("/api/chat", json={"message": "hello there"},
+                                    headers=_auth_header(header))
+    assert_error(response, 401, "unauthenticated")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    [failure] = function.events("auth_failure")
+    assert failure["reason"] == ("invalid" if header else "missing")
+    assert SUBJECT.match(failure["subject"])
+    function.assert_logs_never_contain(header and header[7:], "hello there", EMAIL, UID)

@@ -1,0 +1,68 @@
+"""Unit tests import the function code as it is staged: `core` as a package, chat's modules flat."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+for path in (ROOT / "functions" / "chat", ROOT / "functions", ROOT / "scripts"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+
+@pytest.fixture
+def restore_logging():
+    """Undo handlers and levels that a function module's `log.configure` installs."""
+    root, jette = logging.getLogger(), logging.getLogger("jette")
+    saved = (list(root.handlers), root.level, list(jette.handlers), jette.level)
+    yield
+    root.handlers[:], jette.handlers[:] = saved[0], saved[2]
+    root.setLevel(saved[1])
+    jette.setLevel(saved[3])
+
+
+# Everything config reads: cleared before a staged function is imported, so the host's
+# environment cannot leak into a test.
+CONFIG_VARS = (
+    "APP_ENV", "GEMINI_API_KEY", "GEMINI_MODEL", "GEMINI_BASE_URL", "SECRET_KEY", "REQUIRE_AUTH",
+    "ALLOWED_ORIGINS", "ALLOWED_EMAILS", "ALLOWED_DOMAINS", "FIREBASE_PROJECT_ID",
+    "GOOGLE_CLOUD_PROJECT", "FIREBASE_AUTH_EMULATOR_HOST", "SYSTEM_PROMPT", "MAX_REQUEST_BYTES",
+    "MAX_MESSAGE_CHARS", "MAX_HISTORY_MESSAGES", "MAX_OUTPUT_TOKENS", "GEMINI_TIMEOUT_S",
+    "TRUSTED_PROXY_HOPS", "LOG_LEVEL", "GUNICORN_LOG_LEVEL", "DEBUG", "FLASK_DEBUG",
+    "CHECK_REVOKED", "CHAT_ENABLED",
+)
+
+
+@pytest.fixture(scope="module")
+def staged_client(tmp_path_factory):
+    """staged_client("health", APP_ENV="development", ...) -> a Flask test client of the function
+    as functions-framework serves it, staged exactly as for deployment."""
+    import functions_framework
+    from stage_function import stage
+
+    root, jette = logging.getLogger(), logging.getLogger("jette")
+    saved_logging = (list(root.handlers), root.level, jette.level)
+    saved_path, saved_main = list(sys.path), sys.modules.get("main")
+    with pytest.MonkeyPatch.context() as mp:
+        def make(name: str, **env: str):
+            for var in CONFIG_VARS:
+                mp.delenv(var, raising=False)
+            for key, value in env.items():
+                mp.setenv(key, value)
+            mp.setenv("FUNCTION_TARGET", name)  # create_app sets it; undone with the rest
+            main = stage(name, tmp_path_factory.mktemp("staged") / name)
+            return functions_framework.create_app(name, str(main)).test_client()
+
+        yield make
+    root.handlers[:] = saved_logging[0]
+    root.setLevel(saved_logging[1])
+    jette.setLevel(saved_logging[2])
+    sys.path[:] = saved_path
+    if saved_main is None:
+        sys.modules.pop("main", None)
+    else:
+        sys.modules["main"] = saved_main

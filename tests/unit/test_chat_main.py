@@ -1,0 +1,161 @@
+"""The staged chat function: what can be decided before the first byte is a plain JSON error,
+and a stream is `text/event-stream` with the SPEC's headers (Gemini replaced by a stub)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from core.errors import ApiError
+from upstream import Chunk
+
+ORIGIN = "https://app.example"
+SSE = {"Accept": "text/event-stream", "Origin": ORIGIN}
+USAGE = {"inputTokens": 2, "outputTokens": 3, "totalTokens": 5}
+
+
+@pytest.fixture(scope="module")
+def chat(staged_client):
+    client = staged_client("chat", APP_ENV="development", ALLOWED_ORIGINS=ORIGIN,
+                           FIREBASE_PROJECT_ID="demo-test", GEMINI_API_KEY="x",
+                           REQUIRE_AUTH="false", MAX_REQUEST_BYTES="1024")
+    return client, sys.modules["main"]
+
+
+class Stream:
+    def __init__(self, *chunks):
+        self._chunks = iter(chunks)
+        self.closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._chunks)
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def gemini(chat, monkeypatch):
+    """Replace the module's Gemini calls; records every call so tests can assert 'not called'."""
+    _, main = chat
+    calls = []
+
+    def open_stream(turn, subject):
+        calls.append(("stream", turn, subject))
+        return Chunk("Hel", None, None), Stream(Chunk("lo", "STOP", USAGE))
+
+    def complete(turn, subject):
+        calls.append(("complete", turn, subject))
+        return Chunk("Hello", "STOP", USAGE)
+
+    monkeypatch.setattr(main.GEMINI, "open_stream", open_stream)
+    monkeypatch.setattr(main.GEMINI, "complete", complete)
+    return calls
+
+
+def post(client, body, headers=SSE, **kwargs):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    kwargs.setdefault("content_type", "application/json")
+    return client.post("/api/chat", data=data, headers=headers, **kwargs)
+
+
+def assert_json_error(response, status, code):
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"]["code"] == code
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.parametrize("body", [{"message": "hi", "model": "gemini-ultra"},
+                                  {"message": "hi", "history": [{"role": "system", "text": "x"}]},
+                                  {"message": " "}, {"message": "hi", "temperature": 2}])
+def test_invalid_request_is_a_json_400_not_a_stream(chat, gemini, body):
+    assert_json_error(post(chat[0], body), 400, "invalid_argument")
+    assert gemini == []
+
+
+def test_wrong_media_type_is_a_json_415(chat, gemini):
+    response = post(chat[0], b'{"message": "hi"}', content_type="text/plain")
+    assert_json_error(response, 415, "unsupported_media_type")
+    assert gemini == []
+
+
+def test_too_large_is_a_json_413(chat, gemini):
+    assert_json_error(post(chat[0], {"message": "x" * 2000}), 413, "payload_too_large")
+    assert gemini == []
+
+
+def test_deep_nesting_is_a_json_400(chat, gemini):
+    response = post(chat[0], b'{"message": ' + b"[" * 400 + b"]" * 400 + b"}")
+    assert_json_error(response, 400, "invalid_argument")
+
+
+def test_get_is_405(chat):
+    response = chat[0].get("/api/chat", headers={"Origin": ORIGIN})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST, OPTIONS"
+
+
+def test_upstream_refusal_before_the_first_byte_is_a_json_error(chat, monkeypatch):
+    def blocked(turn, subject):
+        raise ApiError("blocked", reason="answer_blocked")
+
+    monkeypatch.setattr(chat[1].GEMINI, "open_stream", blocked)
+    assert_json_error(post(chat[0], {"message": "hi"}), 422, "blocked")
+
+
+def test_stream_has_the_spec_headers_and_events(chat, gemini):
+    response = post(chat[0], {"message": "hi", "history": [{"role": "user", "text": "a"},
+                                                          {"role": "model", "text": "b"}]})
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.get_data() == (
+        b'event: delta\ndata: {"text": "Hel"}\n\n'
+        b'event: delta\ndata: {"text": "lo"}\n\n'
+        b'event: done\ndata: {"finishReason": "STOP", '
+        b'"usage": {"inputTokens": 2, "outputTokens": 3}}\n\n')
+    ((kind, turn, subject),) = gemini
+    assert kind == "stream" and turn.history == (("user", "a"), ("model", "b"))
+    assert subject.startswith("ip:")  # anonymous caller: a pseudonym, never the raw address
+
+
+def test_json_mode_answer(chat, gemini):
+    response = post(chat[0], {"message": "hi"}, headers={"Origin": ORIGIN})
+    assert response.status_code == 200
+    assert response.get_json() == {"reply": "Hello", "finishReason": "STOP",
+                                   "usage": {"inputTokens": 2, "outputTokens": 3}}
+    assert gemini[0][0] == "complete"
+
+
+class CountingStream(io.BytesIO):
+    consumed = 0
+
+    def read(self, *args):
+        data = super().read(*args)
+        self.consumed += len(data)
+        return data
+
+    def readinto(self, buffer):
+        count = super().readinto(buffer)
+        self.consumed += count
+        return count
+
+
+def test_refused_oversized_body_is_not_read_after_the_413(chat, gemini):
+    # core.body refuses on Content-Length without reading; the whole deployed stack must not
+    # then read the body anyway (functions-framework's after_request hook calls get_data()).
+    stream = CountingStream(b"x" * 3_000_000)
+    response = chat[0].post("/api/chat", input_stream=stream, content_type="application/json",
+                            headers={"Content-Length": "3000000", **SSE})
+    assert response.status_code == 413
+    assert stream.consumed <= 64 * 1024

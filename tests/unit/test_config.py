@@ -1,0 +1,198 @@
+"""core.config: production by default, and every insecure production config refused by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import DEFAULT_SYSTEM_PROMPT, ConfigError, load_config
+
+GOOD_KEY = "Qh7vN2xLp9Rz4KwT8mYc3Fb6Jd1Gs5HnVe0UaXiOqZrB"  # 44 chars, high variety
+GOOD_PROD = {
+    "SECRET_KEY": GOOD_KEY,
+    "ALLOWED_ORIGINS": "https://app.example",
+    "GEMINI_API_KEY": "AIza-distinctive-api-key-Zq9",
+    "FIREBASE_PROJECT_ID": "my-project",
+}
+
+
+def env(removed: tuple[str, ...] = (), **overrides: str) -> dict[str, str]:
+    result = {**GOOD_PROD, **overrides}
+    for name in removed:
+        result.pop(name, None)
+    return result
+
+
+def refusal(function: str, environ: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(function, environ)
+    return str(caught.value)
+
+
+def test_good_production_config_loads_for_every_function():
+    for function in ("chat", "auth", "health"):
+        assert load_config(function, GOOD_PROD).production
+
+
+def test_production_is_the_default():
+    config = load_config("chat", GOOD_PROD)
+    assert config.app_env == "production"
+    # ...so development leniency (no key) is not available without saying so
+    assert "SECRET_KEY" in refusal("chat", env(removed=("SECRET_KEY",)))
+
+
+# (function, environment, variable named, rule fragment, value that must not be echoed)
+REFUSALS = [
+    ("chat", env(removed=("SECRET_KEY",)), "SECRET_KEY", "required", None),
+    ("auth", env(removed=("SECRET_KEY",)), "SECRET_KEY", "required", None),
+    ("chat", env(SECRET_KEY="Zq9shortKey7"), "SECRET_KEY", "at least 32 bytes", "Zq9shortKey7"),
+    ("chat", env(SECRET_KEY="changeme"), "SECRET_KEY", "placeholder", None),
+    ("chat", env(SECRET_KEY="your-secret-key"), "SECRET_KEY", "placeholder", None),
+    ("chat", env(SECRET_KEY="dev"), "SECRET_KEY", "placeholder", None),
+    ("chat", env(SECRET_KEY="secret"), "SECRET_KEY", "placeholder", None),
+    ("auth", env(SECRET_KEY="Zq9x-CHANGEME-" + "Kw3vB8nLp2Rt6Yh1Mc5Fd7Gj"), "SECRET_KEY",
+     "placeholder", "Zq9x-CHANGEME-Kw3vB8nLp2Rt6Yh1Mc5Fd7Gj"),
+    ("chat", env(SECRET_KEY="a" * 40), "SECRET_KEY", "random", "a" * 40),
+    ("chat", env(FIREBASE_AUTH_EMULATOR_HOST="127.0.0.1:9099"), "FIREBASE_AUTH_EMULATOR_HOST",
+     "must not be set", "127.0.0.1:9099"),
+    ("health", {"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}, "FIREBASE_AUTH_EMULATOR_HOST",
+     "must not be set", "127.0.0.1:9099"),
+    ("chat", env(removed=("ALLOWED_ORIGINS",)), "ALLOWED_ORIGINS", "required", None),
+    ("auth", env(removed=("ALLOWED_ORIGINS",)), "ALLOWED_ORIGINS", "required", None),
+    ("chat", env(ALLOWED_ORIGINS="https://ok.example,*"), "ALLOWED_ORIGINS", "'*' is refused",
+     None),
+    ("chat", env(ALLOWED_ORIGINS="https://*.zq9.app"), "ALLOWED_ORIGINS", "exact origin",
+     "zq9.app"),
+    ("chat", env(ALLOWED_ORIGINS="https://x.app/path-zq9"), "ALLOWED_ORIGINS", "exact origin",
+     "path-zq9"),
+    ("chat", env(ALLOWED_ORIGINS="https://x.app/"), "ALLOWED_ORIGINS", "exact origin", "x.app"),
+    ("chat", env(ALLOWED_ORIGINS="zq9.app"), "ALLOWED_ORIGINS", "exact origin", "zq9.app"),
+    ("auth", env(ALLOWED_ORIGINS="http://zq9.app"), "ALLOWED_ORIGINS", "https", "zq9.app"),
+    ("chat", env(removed=("GEMINI_API_KEY",)), "GEMINI_API_KEY", "required", None),
+    ("chat", env(removed=("FIREBASE_PROJECT_ID",)), "FIREBASE_PROJECT_ID", "required", None),
+    ("auth", env(removed=("FIREBASE_PROJECT_ID",)), "FIREBASE_PROJECT_ID", "required", None),
+    ("chat", env(DEBUG="true"), "DEBUG", "debug mode must be off", None),
+    ("auth", env(FLASK_DEBUG="1"), "FLASK_DEBUG", "debug mode must be off", None),
+    ("chat", env(LOG_LEVEL="DEBUG"), "LOG_LEVEL", "refused in production", None),
+    ("health", {"LOG_LEVEL": "debug"}, "LOG_LEVEL", "refused in production", None),
+    ("chat", env(GUNICORN_LOG_LEVEL="debug"), "GUNICORN_LOG_LEVEL", "refused in production", None),
+]
+
+
+@pytest.mark.parametrize(("function", "environ", "variable", "rule", "hidden"), REFUSALS)
+def test_insecure_production_config_is_refused(function, environ, variable, rule, hidden):
+    message = refusal(function, environ)
+    assert message.startswith(f"{variable}:")
+    assert rule in message
+    if hidden is not None:
+        assert hidden not in message
+        assert hidden.lower() not in message.lower()
+
+
+def test_refusal_never_echoes_the_secret_itself():
+    key = "Zq9-example-" + "Kw3vB8nLp2Rt6Yh1Mc5Fd7GjXs"  # contains the placeholder word
+    message = refusal("chat", env(SECRET_KEY=key))
+    assert key not in message and "Kw3vB8nLp2Rt6Yh1Mc5Fd7GjXs" not in message
+
+
+def test_gemini_key_is_not_needed_by_auth_or_health():
+    assert load_config("auth", env(removed=("GEMINI_API_KEY",))).gemini_api_key is None
+    assert load_config("health", {}).gemini_api_key is None
+
+
+def test_google_cloud_project_satisfies_the_project_rule():
+    for function in ("chat", "auth"):
+        environ = env(removed=("FIREBASE_PROJECT_ID",), GOOGLE_CLOUD_PROJECT="gcp-project")
+        assert load_config(function, environ).project_id == "gcp-project"
+    assert load_config("chat", env(GOOGLE_CLOUD_PROJECT="other")).project_id == "my-project"
+
+
+def test_health_loads_in_production_without_any_secret():
+    config = load_config("health", {})
+    assert config.production
+    assert config.allowed_origins == frozenset()
+    assert len(config.secret_key) >= 32
+
+
+@pytest.mark.parametrize(("variable", "value", "rule"), [
+    ("REQUIRE_AUTH", "maybe-zq9", "true or false"),
+    ("CHECK_REVOKED", "sometimes-zq9", "true or false"),
+    ("CHAT_ENABLED", "2-zq9", "true or false"),
+    ("DEBUG", "verbose-zq9", "true or false"),
+    ("MAX_REQUEST_BYTES", "64kb-zq9", "whole number"),
+    ("MAX_MESSAGE_CHARS", "8000.5", "whole number"),
+    ("MAX_HISTORY_MESSAGES", "99999", "between"),
+    ("MAX_REQUEST_BYTES", "777", "between"),
+    ("GEMINI_TIMEOUT_S", "98765", "between"),
+    ("TRUSTED_PROXY_HOPS", "-7", "between"),
+    ("GEMINI_BASE_URL", "ftp://zq9.example", "http(s) URL"),
+])
+def test_invalid_typed_value_names_the_variable_not_the_value(variable, value, rule):
+    message = refusal("chat", env(**{variable: value}))
+    assert message.startswith(f"{variable}:")
+    assert rule in message
+    assert value not in message
+
+
+@pytest.mark.parametrize("value", ["prod", "staging-zq9", "dev"])
+def test_app_env_typo_is_refused(value):
+    message = refusal("health", {"APP_ENV": value})
+    assert message.startswith("APP_ENV:")
+    assert "production, development" in message
+
+
+def test_development_generates_a_fresh_random_key_per_load():
+    first = load_config("chat", {"APP_ENV": "development"})
+    second = load_config("chat", {"APP_ENV": "development"})
+    assert not first.production
+    assert len(first.secret_key) >= 32
+    assert first.secret_key != second.secret_key
+
+
+def test_development_accepts_the_auth_emulator_and_http_origins():
+    config = load_config("auth", {"APP_ENV": "development",
+                                  "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",
+                                  "ALLOWED_ORIGINS": "http://localhost:5173"})
+    assert config.allowed_origins == frozenset({"http://localhost:5173"})
+
+
+def test_development_still_refuses_a_wildcard_origin():
+    assert "'*'" in refusal("chat", {"APP_ENV": "development", "ALLOWED_ORIGINS": "*"})
+
+
+def test_good_production_config_has_typed_fields():
+    config = load_config("chat", env(
+        ALLOWED_ORIGINS=" https://a.example , https://b.example:8443 ,",
+        ALLOWED_EMAILS="Ann@Example.com", ALLOWED_DOMAINS="@Corp.example",
+        MAX_REQUEST_BYTES="2048", GEMINI_TIMEOUT_S="30", TRUSTED_PROXY_HOPS="2",
+        REQUIRE_AUTH="false", CHECK_REVOKED="yes", LOG_LEVEL="warning"))
+    assert config.allowed_origins == frozenset({"https://a.example", "https://b.example:8443"})
+    assert isinstance(config.allowed_origins, frozenset)
+    assert config.allowed_emails == frozenset({"ann@example.com"})
+    assert config.allowed_domains == frozenset({"corp.example"})
+    assert config.max_request_bytes == 2048 and isinstance(config.max_request_bytes, int)
+    assert config.gemini_timeout_s == 30.0 and isinstance(config.gemini_timeout_s, float)
+    assert config.trusted_proxy_hops == 2
+    assert config.require_auth is False and config.check_revoked is True
+    assert config.log_level == "WARNING"
+    assert config.secret_key == GOOD_KEY.encode()
+    assert config.gemini_api_key == GOOD_PROD["GEMINI_API_KEY"]
+
+
+def test_defaults_of_the_spec():
+    config = load_config("chat", GOOD_PROD)
+    assert (config.max_request_bytes, config.max_message_chars, config.max_history_messages,
+            config.max_output_tokens, config.gemini_timeout_s) == (65536, 8000, 40, 2048, 60.0)
+    assert config.require_auth is True and config.check_revoked is False
+    assert config.system_prompt == DEFAULT_SYSTEM_PROMPT
+    assert config.gemini_base_url is None
+
+
+def test_repr_hides_secrets_and_system_prompt():
+    prompt = "Internal prompt zq9 wording"
+    config = load_config("chat", env(SYSTEM_PROMPT=prompt))
+    text = repr(config)
+    assert "allowed_origins" in text  # it is the dataclass repr, with its ordinary fields
+    for hidden in (GOOD_KEY, GOOD_PROD["GEMINI_API_KEY"], prompt):
+        assert hidden not in text
+    for field in ("secret_key", "gemini_api_key", "system_prompt"):
+        assert field not in text

@@ -1,0 +1,206 @@
+"""core.http.Endpoint as functions-framework serves it: headers, CORS allow-list, preflights."""
+
+from __future__ import annotations
+
+import pytest
+
+ORIGIN = "https://app.example"
+# The SPEC's "Headers on every API response", written out (not imported from the code).
+SPEC_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Firebase-AppCheck"
+DEV = {"APP_ENV": "development", "ALLOWED_ORIGINS": ORIGIN, "FIREBASE_PROJECT_ID": "demo-test"}
+
+
+@pytest.fixture(scope="module")
+def health(staged_client):
+    return staged_client("health", **DEV)
+
+
+@pytest.fixture(scope="module")
+def auth(staged_client):
+    return staged_client("auth", **DEV)
+
+
+def assert_security_headers(response):
+    for name, value in SPEC_HEADERS.items():
+        assert response.headers.get(name) == value, name
+    assert response.headers.get("X-XSS-Protection") in (None, "0")
+    assert response.headers.get("Access-Control-Allow-Origin") != "*"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def assert_no_cors(response):
+    assert not [name for name in response.headers.keys() if name.startswith("Access-Control-")]
+
+
+def assert_cors_for(response, origin):
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert "Origin" in response.vary
+    assert response.headers["Access-Control-Expose-Headers"] == "Retry-After"
+
+
+def preflight(client, path, origin=ORIGIN, method="GET"):
+    return client.options(path, headers={"Origin": origin, "Access-Control-Request-Method": method,
+                                         "Access-Control-Request-Headers": "authorization"})
+
+
+def error_code(response):
+    assert response.mimetype == "application/json"
+    return response.get_json()["error"]["code"]
+
+
+# --- health: the whole body, headers on every status ---------------------------------------------
+
+@pytest.mark.parametrize("path", ["/api/health", "/"])
+def test_health_answers_ok_and_nothing_more(health, path):
+    response = health.get(path)
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert_security_headers(response)
+
+
+def test_health_head(health):
+    response = health.head("/api/health")
+    assert response.status_code == 200
+    assert_security_headers(response)
+
+
+def test_unknown_path_is_json_404_with_headers(health):
+    response = health.get("/api/nope")
+    assert (response.status_code, error_code(response)) == (404, "not_found")
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_wrong_method_is_405_with_allow(health, method):
+    response = health.open("/api/health", method=method)
+    assert (response.status_code, error_code(response)) == (405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert_security_headers(response)
+
+
+def test_allowed_origin_is_echoed(health):
+    response = health.get("/api/health", headers={"Origin": ORIGIN})
+    assert response.status_code == 200
+    assert_cors_for(response, ORIGIN)
+    assert_security_headers(response)
+
+
+def test_allowed_origin_also_on_errors_so_the_browser_can_read_them(health):
+    response = health.post("/api/health", headers={"Origin": ORIGIN})
+    assert response.status_code == 405
+    assert_cors_for(response, ORIGIN)
+
+
+def test_no_origin_is_handled_normally_without_cors(health):
+    response = health.get("/api/health")
+    assert response.status_code == 200
+    assert_no_cors(response)
+
+
+BAD_ORIGINS = ["https://evil.example", "null", "https://app.example.evil.com",
+               "https://app.example:443", "http://app.example", "https://APP.example",
+               "https://app.example/", "https://sub.app.example", "*", ""]
+
+
+@pytest.mark.parametrize("origin", BAD_ORIGINS)
+def test_disallowed_origin_is_403_without_cors_headers(health, origin):
+    response = health.get("/api/health", headers={"Origin": origin})
+    assert (response.status_code, error_code(response)) == (403, "permission_denied")
+    assert_no_cors(response)
+    assert_security_headers(response)
+
+
+def test_disallowed_origin_is_refused_before_routing(health):
+    response = health.get("/api/nope", headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+
+
+# --- auth: preflights and a handler that runs (or not) --------------------------------------------
+
+@pytest.mark.parametrize(("path", "methods"), [
+    ("/api/auth", "GET, OPTIONS"), ("/", "GET, OPTIONS"),
+    ("/api/auth/revoke", "POST, OPTIONS"), ("/revoke", "POST, OPTIONS"),
+])
+def test_preflight_from_allowed_origin(auth, path, methods):
+    response = preflight(auth, path)
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert_cors_for(response, ORIGIN)
+    assert response.headers["Access-Control-Allow-Methods"] == methods
+    assert response.headers["Access-Control-Allow-Headers"] == PREFLIGHT_HEADERS
+    assert response.headers["Access-Control-Max-Age"] == "600"
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize("origin", BAD_ORIGINS)
+def test_preflight_from_disallowed_origin_is_403_without_cors(auth, origin):
+    response = preflight(auth, "/api/auth", origin=origin)
+    assert (response.status_code, error_code(response)) == (403, "permission_denied")
+    assert_no_cors(response)
+    assert_security_headers(response)
+
+
+def test_preflight_on_unknown_path_is_404(auth):
+    response = preflight(auth, "/api/auth/nope")
+    assert response.status_code == 404
+    assert "Access-Control-Allow-Methods" not in response.headers
+    assert_security_headers(response)
+
+
+def test_simple_request_gets_no_preflight_headers(auth):
+    response = auth.get("/api/auth", headers={"Origin": ORIGIN})
+    assert "Access-Control-Allow-Methods" not in response.headers
+    assert "Access-Control-Max-Age" not in response.headers
+
+
+def test_whoami_without_token_is_401_bearer(auth):
+    response = auth.get("/api/auth", headers={"Origin": ORIGIN})
+    assert (response.status_code, error_code(response)) == (401, "unauthenticated")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert_cors_for(response, ORIGIN)
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc",
+                                    "Bearer " + "a" * 5000])
+def test_malformed_authorization_is_401_without_verifying(auth, header):
+    response = auth.get("/api/auth", headers={"Authorization": header})
+    assert (response.status_code, error_code(response)) == (401, "unauthenticated")
+
+
+def test_disallowed_origin_never_reaches_the_handler(auth):
+    # Without the origin check the handler would answer 401 (no token); it must be 403.
+    response = auth.post("/api/auth/revoke", headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+
+
+def test_revoke_needs_post(auth):
+    response = auth.get("/api/auth/revoke")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST, OPTIONS"
+
+
+def test_error_bodies_never_carry_internals(auth, health):
+    for response in (auth.get("/api/auth", headers={"Authorization": "Bearer abc.def.ghi"}),
+                     health.get("/x"), health.delete("/api/health")):
+        text = response.get_data(as_text=True)
+        assert "Traceback" not in text and "/core/" not in text and ".py" not in text
+        assert "abc.def.ghi" not in text
+
+
+# --- framework routes outside Endpoint ----------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/favicon.ico", "/robots.txt"])
+def test_framework_404_routes_carry_the_security_headers(health, path):
+    # functions-framework answers these two paths itself, before the function is called.
+    response = health.get(path)
+    assert response.status_code == 404
+    assert_security_headers(response)

@@ -1,0 +1,173 @@
+"""core.log: one JSON object per line, trace correlation, content-free tracebacks, clean events."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from core import log
+from core.log import JsonFormatter, bind_trace, reset_trace, security_event
+
+TRACE_ID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def captured():
+    """The `jette` logger writing JSON lines into a StringIO; returns a reader of parsed lines."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("jette")
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+
+    def lines() -> list[dict]:
+        raw = stream.getvalue()
+        return [json.loads(line) for line in raw.split("\n") if line]
+
+    lines.raw = stream.getvalue  # type: ignore[attr-defined]
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(saved[0])
+    logger.propagate = saved[1]
+
+
+FORGED = '{"severity": "CRITICAL", "message": "forged"}'
+
+
+def test_line_breaks_cannot_forge_a_log_line(captured):
+    message = f"hello\r\n{FORGED}\u2028{FORGED}\u2029\x85{FORGED}"
+    log.logger.info(message, extra={"fields": {"note": f"x\n{FORGED}\r\n", FORGED: "\u2028"}})
+    raw = captured.raw()
+    assert raw.count("\n") == 1 and raw.endswith("\n")
+    assert len(raw.splitlines()) == 1  # str.splitlines also splits on \u2028, \u2029, \x85
+    assert "\r" not in raw
+    (entry,) = captured()
+    assert entry["severity"] == "INFO"
+    assert entry["message"] == message  # escaped, not lost
+    assert entry["note"] == f"x\n{FORGED}\r\n"
+
+
+@pytest.mark.parametrize(("level", "severity"), [
+    (logging.DEBUG, "DEBUG"), (logging.INFO, "INFO"), (logging.WARNING, "WARNING"),
+    (logging.ERROR, "ERROR"), (logging.CRITICAL, "CRITICAL"),
+])
+def test_severity_names_are_cloud_logging_names(captured, level, severity):
+    log.logger.log(level, "x")
+    (entry,) = captured()
+    assert entry["severity"] == severity
+    assert entry["logger"] == "jette"
+
+
+def test_fields_are_top_level_keys(captured):
+    log.logger.info("request", extra={"fields": {"status": 200, "route": "status"}})
+    (entry,) = captured()
+    assert entry["status"] == 200 and entry["route"] == "status"
+
+
+def log_with_trace(headers: dict[str, str], project: str | None = "proj") -> dict:
+    token = bind_trace(headers, project)
+    try:
+        stream = io.StringIO()
+        record = logging.LogRecord("jette", logging.INFO, __file__, 1, "m", None, None)
+        stream.write(JsonFormatter().format(record))
+        return json.loads(stream.getvalue())
+    finally:
+        reset_trace(token)
+
+
+TRACE_KEY = "logging.googleapis.com/trace"
+
+
+def test_trace_from_cloud_trace_context():
+    entry = log_with_trace({"X-Cloud-Trace-Context": f"{TRACE_ID}/123;o=1"})
+    assert entry[TRACE_KEY] == f"projects/proj/traces/{TRACE_ID}"
+
+
+def test_trace_id_is_lowercased():
+    entry = log_with_trace({"X-Cloud-Trace-Context": f"{TRACE_ID.upper()}/1"})
+    assert entry[TRACE_KEY] == f"projects/proj/traces/{TRACE_ID}"
+
+
+def test_trace_from_traceparent():
+    entry = log_with_trace({"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"})
+    assert entry[TRACE_KEY] == f"projects/proj/traces/{TRACE_ID}"
+
+
+def test_trace_without_project_is_the_bare_id():
+    assert log_with_trace({"X-Cloud-Trace-Context": TRACE_ID}, None)[TRACE_KEY] == TRACE_ID
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Cloud-Trace-Context": "not-a-trace/1"},
+    {"X-Cloud-Trace-Context": TRACE_ID[:-1] + "/1"},
+    {"X-Cloud-Trace-Context": TRACE_ID + "00/1"},
+    {"X-Cloud-Trace-Context": "z" * 32 + "/1"},
+    {"X-Cloud-Trace-Context": f"{TRACE_ID}\"}}, {{\"x\": \"/1"},
+    {"X-Cloud-Trace-Context": "../../projects/other/traces/" + TRACE_ID},
+    {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7"},
+    {"traceparent": f"00-{TRACE_ID[:30]}-00f067aa0ba902b7-01"},
+    {"traceparent": "garbage"},
+    {},
+])
+def test_malformed_trace_is_ignored(headers):
+    assert TRACE_KEY not in log_with_trace(headers)
+
+
+def test_trace_is_unbound_after_reset(captured):
+    token = bind_trace({"X-Cloud-Trace-Context": f"{TRACE_ID}/1"}, "proj")
+    log.logger.info("inside")
+    reset_trace(token)
+    log.logger.info("after")
+    inside, after = captured()
+    assert TRACE_KEY in inside and TRACE_KEY not in after
+
+
+def explode(payload: str) -> None:
+    raise ValueError(payload)
+
+
+def test_exception_logs_frames_and_type_but_not_the_message(captured):
+    secret = "user wrote Zq9-private-text"
+    try:
+        explode(secret)
+    except ValueError:
+        log.logger.exception("unhandled error")
+    (entry,) = captured()
+    assert entry["severity"] == "ERROR"
+    trace = entry["stack_trace"]
+    assert "explode" in trace and "test_log.py" in trace
+    assert trace.rstrip().endswith("ValueError")
+    assert "Zq9" not in captured.raw()
+
+
+def test_security_event_cleans_its_fields(captured):
+    security_event("origin_rejected", subject="ip:abc", origin="https://" + "o" * 500,
+                   body={"message": "Zq9-private"}, items=["Zq9"], count=3, ratio=0.5,
+                   flag=True, missing=None)
+    (entry,) = captured()
+    assert entry["severity"] == "WARNING"
+    assert entry["message"] == "origin_rejected" and entry["event"] == "origin_rejected"
+    assert entry["origin"] == ("https://" + "o" * 500)[:120]
+    assert entry["body"] == "dict" and entry["items"] == "list"
+    assert (entry["count"], entry["ratio"], entry["flag"], entry["missing"]) == (3, 0.5, True, None)
+    assert "Zq9" not in captured.raw()
+
+
+def test_security_event_severity(captured):
+    security_event("auth_success", logging.INFO, subject="uid:x")
+    assert captured()[0]["severity"] == "INFO"
+
+
+def test_configure_is_idempotent(restore_logging):
+    log.configure("INFO")
+    log.configure("WARNING")
+    root = logging.getLogger()
+    assert sum(isinstance(h.formatter, JsonFormatter) for h in root.handlers) == 1
+    assert root.level == logging.WARNING
+    assert logging.getLogger("httpx").level >= logging.WARNING

@@ -1,0 +1,190 @@
+"""chat/upstream: real google-genai responses and errors mapped to the SPEC's codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import httpx
+import pytest
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from core.errors import ApiError
+from core.log import JsonFormatter
+from upstream import QUOTA_RETRY_AFTER_S, Chunk, read_chunk, upstream_failure
+
+SUBJECT = "uid:0123456789abcdef01234567"
+
+
+def response(**fields) -> types.GenerateContentResponse:
+    return types.GenerateContentResponse.model_validate(fields)
+
+
+def answer(*parts: dict, finish: str | None = "STOP", usage: dict | None = None):
+    candidate = {"content": {"role": "model", "parts": list(parts)}}
+    if finish:
+        candidate["finishReason"] = finish
+    extra = {"usageMetadata": usage} if usage else {}
+    return response(candidates=[candidate], **extra)
+
+
+def refusal(raw, first: bool = True) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        read_chunk(raw, first=first)
+    return caught.value
+
+
+# --- read_chunk ----------------------------------------------------------------------------------
+
+def test_text_finish_and_usage():
+    raw = answer({"text": "Hel"}, {"text": "lo"},
+                 usage={"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6})
+    chunk = read_chunk(raw, first=True)
+    assert chunk == Chunk("Hello", "STOP", {"inputTokens": 4, "outputTokens": 2,
+                                            "totalTokens": 6})
+    assert chunk.public_usage() == {"inputTokens": 4, "outputTokens": 2}
+
+
+def test_snake_case_response_reads_the_same():
+    raw = response(candidates=[{"content": {"parts": [{"text": "ok"}]},
+                                "finish_reason": "MAX_TOKENS"}])
+    assert read_chunk(raw, first=True) == Chunk("ok", "MAX_TOKENS", None)
+
+
+def test_thought_parts_are_dropped():
+    raw = answer({"text": "secret reasoning", "thought": True}, {"text": "Answer"})
+    assert read_chunk(raw, first=True).text == "Answer"
+
+
+def test_blocked_prompt_is_blocked():
+    raw = response(promptFeedback={"blockReason": "SAFETY"})
+    for first in (True, False):
+        error = refusal(raw, first)
+        assert (error.code, error.status) == ("blocked", 422)
+
+
+def test_blocked_prompt_wins_over_candidates():
+    raw = response(promptFeedback={"blockReason": "PROHIBITED_CONTENT"},
+                   candidates=[{"content": {"parts": [{"text": "x"}]}}])
+    assert refusal(raw).code == "blocked"
+
+
+def test_no_candidates_first_is_upstream_error():
+    for raw in (response(), response(candidates=[])):
+        error = refusal(raw)
+        assert (error.code, error.status) == ("upstream_error", 502)
+
+
+def test_no_candidates_later_is_an_empty_chunk_with_usage():
+    raw = response(usageMetadata={"promptTokenCount": 1, "candidatesTokenCount": 9})
+    chunk = read_chunk(raw, first=False)
+    assert (chunk.text, chunk.finish_reason) == ("", None)
+    assert chunk.public_usage() == {"inputTokens": 1, "outputTokens": 9}
+
+
+@pytest.mark.parametrize("finish", ["SAFETY", "PROHIBITED_CONTENT", "RECITATION", "BLOCKLIST",
+                                    "SPII"])
+def test_filtered_first_chunk_without_text_is_blocked(finish):
+    assert refusal(answer(finish=finish)).code == "blocked"
+    assert refusal(answer({"text": "thinking", "thought": True}, finish=finish)).code == "blocked"
+
+
+def test_filtered_later_chunk_without_text_is_passed_on():
+    assert read_chunk(answer(finish="SAFETY"), first=False) == Chunk("", "SAFETY", None)
+
+
+def test_text_cut_short_by_safety_keeps_the_text():
+    assert read_chunk(answer({"text": "Par"}, finish="SAFETY"), first=True) == \
+        Chunk("Par", "SAFETY", None)
+
+
+def test_first_chunk_without_text_or_finish_is_fine():
+    assert read_chunk(answer(finish=None), first=True) == Chunk("", None, None)
+
+
+# --- upstream_failure ------------------------------------------------------------------------------
+
+PRIVATE = "quota for project Zq9-private detail"
+
+
+def rate_limited(details: list | None = None) -> genai_errors.ClientError:
+    body = {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": PRIVATE}
+    if details is not None:
+        body["details"] = details
+    return genai_errors.ClientError(429, {"error": body})
+
+
+def server_error(code: int) -> genai_errors.ServerError:
+    return genai_errors.ServerError(code, {"error": {"code": code, "status": "UNAVAILABLE",
+                                                     "message": PRIVATE}})
+
+
+@pytest.fixture
+def events():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("jette")
+    logger.addHandler(handler)
+    saved = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logger.removeHandler(handler)
+    logger.setLevel(saved)
+
+
+def test_429_with_retry_info_is_unavailable_with_its_delay(events):
+    retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}
+    error = upstream_failure(rate_limited([retry]), SUBJECT)
+    assert (error.code, error.status, error.retry_after) == ("unavailable", 503, 7)
+    assert error.headers()["Retry-After"] == "7"
+    (entry,) = events()
+    assert (entry["event"], entry["status"], entry["error_class"]) == \
+        ("upstream_error", 429, "ClientError")
+    assert entry["subject"] == SUBJECT and entry["severity"] == "ERROR"
+
+
+def test_429_fractional_delay_is_whole_seconds():
+    retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}
+    assert upstream_failure(rate_limited([retry]), SUBJECT).retry_after == 2
+
+
+def test_429_without_retry_info_uses_the_default():
+    for details in (None, [], [{"@type": "type.googleapis.com/google.rpc.Help"}],
+                    [{"retryDelay": "soon"}]):
+        error = upstream_failure(rate_limited(details), SUBJECT)
+        assert (error.code, error.retry_after) == ("unavailable", QUOTA_RETRY_AFTER_S)
+
+
+@pytest.mark.parametrize("code", [500, 503])
+def test_server_error_is_upstream_error(code):
+    error = upstream_failure(server_error(code), SUBJECT)
+    assert (error.code, error.status) == ("upstream_error", 502)
+
+
+def test_other_client_error_is_upstream_error():
+    error = genai_errors.ClientError(400, {"error": {"code": 400, "message": PRIVATE}})
+    assert upstream_failure(error, SUBJECT).code == "upstream_error"
+
+
+@pytest.mark.parametrize("error", [httpx.ReadTimeout("x"), httpx.ConnectTimeout("x"),
+                                   httpx.PoolTimeout("x"), TimeoutError()])
+def test_timeouts_are_timeout(error):
+    result = upstream_failure(error, SUBJECT)
+    assert (result.code, result.status) == ("timeout", 504)
+
+
+def test_connection_failure_is_upstream_error(events):
+    result = upstream_failure(httpx.ConnectError("x"), SUBJECT, mid_stream=True)
+    assert (result.code, result.status, result.reason) == ("upstream_error", 502, "connection")
+    (entry,) = events()
+    assert (entry["status"], entry["error_class"], entry["mid_stream"]) == (0, "ConnectError", True)
+
+
+def test_library_text_never_reaches_the_client_or_the_log(events):
+    for error in (rate_limited(), server_error(500)):
+        result = upstream_failure(error, SUBJECT)
+        assert "Zq9" not in json.dumps(result.body())
+    assert events() and "Zq9" not in json.dumps(events())
