@@ -60,19 +60,26 @@ class Process:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the group, SIGKILL after `grace`; idempotent."""
+        if self._log.closed:
+            return
         if self.popen.poll() is None:
-            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
-                try:
-                    os.killpg(self.popen.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.popen.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                self.popen.wait()
+        # The leader may be gone while children of its group still run.
+        self._signal_group(signal.SIGKILL)
         self._log.close()
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def start_function(name: str, port: int, env: dict[str, str], log_path: pathlib.Path,

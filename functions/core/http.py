@@ -84,8 +84,9 @@ class Endpoint:
     def _dispatch(self, request: Request, origin: str | None, cors: bool,
                   route: _Route | None) -> Response:
         if origin is not None and not cors:
+            # The origin is client-controlled text: log its kind, never its value.
             log.security_event("origin_rejected", subject=subject_of(request, self.config),
-                               function=self.config.function, origin=origin)
+                               function=self.config.function, origin_kind=_origin_kind(origin))
             raise ApiError("permission_denied", "This origin is not allowed.", reason="origin")
         if route is None:
             raise ApiError("not_found")
@@ -141,6 +142,13 @@ def _guard_framework_responses(app: flask.Flask) -> None:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+
+def _origin_kind(origin: str) -> str:
+    if origin == "null":
+        return "null"
+    scheme = origin.partition("://")[0].lower()
+    return scheme if scheme in ("http", "https") else "other"
 
 
 def _name(route: _Route | None) -> str:

@@ -63,12 +63,12 @@ def test_other_project_token_is_401(functions, sign_in):
 
 
 def test_allow_lists(functions, sign_in):
-    by_email = functions.url("auth", ALLOWED_EMAILS="grace@example.com")
+    by_email = functions.url("auth", ALLOWED_EMAILS="grace@example.com,Hopper@Example.com")
     by_domain = functions.url("auth", ALLOWED_DOMAINS="corp.example")
     assert whoami(by_email, sign_in("grace@example.com")).status_code == 200
     assert whoami(by_email, sign_in("mallory@example.com")).status_code == 403
     # The address matches but Google has not verified it: not good enough.
-    assert whoami(by_email, sign_in("grace@example.com", verified=False)).status_code == 403
+    assert whoami(by_email, sign_in("hopper@example.com", verified=False)).status_code == 403
     assert whoami(by_domain, sign_in("alan@corp.example")).status_code == 200
     assert whoami(by_domain, sign_in("alan@corp.example.evil")).status_code == 403
     denied = whoami(by_domain, sign_in("eve@example.com"))
