@@ -29,8 +29,9 @@ def read_dotenv(path: pathlib.Path) -> dict[str, str]:
     if path.exists():
         for line in path.read_text().splitlines():
             key, sep, value = line.strip().partition("=")
-            if sep and key and not key.startswith("#"):
-                values[key.strip()] = value.strip().strip("'\"")
+            value = value.strip().strip("'\"")
+            if sep and key and not key.startswith("#") and value:  # empty means "default"
+                values[key.strip()] = value
     return {**values, **{k: v for k, v in os.environ.items() if k in values}}
 
 
@@ -66,7 +67,9 @@ def serve() -> None:
         started.append(start_auth_emulator(PORTS["auth-emulator"], PROJECT_ID,
                                            log_path=RUN_DIR / "auth-emulator.log"))
         if not real_gemini:
-            started.append(start_standin(PORTS["gemini-standin"], RUN_DIR / "gemini-standin.log"))
+            delay = float(os.environ.get("STANDIN_CHUNK_DELAY", "0.12"))  # visible streaming
+            started.append(start_standin(PORTS["gemini-standin"], RUN_DIR / "gemini-standin.log",
+                                         chunk_delay=delay))
         for name in ("chat", "auth", "health"):
             started.append(start_function(name, PORTS[name], env, RUN_DIR / f"{name}.log",
                                           ROOT / "build" / "functions"))
@@ -80,7 +83,7 @@ def serve() -> None:
 Local stack is up (logs in .run/):
   chat    http://127.0.0.1:{PORTS['chat']}/      (POST; SSE with Accept: text/event-stream)
   auth    http://127.0.0.1:{PORTS['auth']}/      (GET who am I, POST /revoke)
-  health  http://127.0.0.1:{PORTS['health']}/    (GET)
+  health  http://127.0.0.1:{PORTS['health']}/      (GET)
   Firebase Auth emulator  http://127.0.0.1:{PORTS['auth-emulator']}  (project {PROJECT_ID})
   Gemini  {gemini}
 An ID token for curl:  TOKEN=$(.venv/bin/python devtools/stack.py token)
