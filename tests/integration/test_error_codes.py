@@ -8,15 +8,7 @@ import pytest
 import requests
 
 from tests.integration.harness import APP_ORIGIN
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-}
+from tests.spec import PREFLIGHT_ALLOW_HEADERS, SECURITY_HEADERS
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -157,8 +149,7 @@ def test_preflight_from_allowed_origin(chat_url):
         "Access-Control-Request-Headers": "authorization, content-type"})
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
-    assert response.headers["Access-Control-Allow-Headers"] == \
-        "Authorization, Content-Type, X-Firebase-AppCheck"
+    assert response.headers["Access-Control-Allow-Headers"] == PREFLIGHT_ALLOW_HEADERS
     assert response.headers["Access-Control-Max-Age"] == "600"
     for name, value in SECURITY_HEADERS.items():
         assert response.headers.get(name) == value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import pathlib
 import sys
@@ -66,3 +68,28 @@ def staged_client(tmp_path_factory):
         sys.modules.pop("main", None)
     else:
         sys.modules["main"] = saved_main
+
+
+@pytest.fixture
+def captured():
+    """The `jette` logger writing JSON lines into a StringIO; returns a reader of parsed lines."""
+    from core.log import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("jette")
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+
+    def lines() -> list[dict]:
+        raw = stream.getvalue()
+        return [json.loads(line) for line in raw.split("\n") if line]
+
+    lines.raw = stream.getvalue  # type: ignore[attr-defined]
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(saved[0])
+    logger.propagate = saved[1]

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.spec import PREFLIGHT_ALLOW_HEADERS as PREFLIGHT_HEADERS
+from tests.spec import SECURITY_HEADERS as SPEC_HEADERS
+
 ORIGIN = "https://app.example"
-# The SPEC's "Headers on every API response", written out (not imported from the code).
-SPEC_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-}
-PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Firebase-AppCheck"
 DEV = {"APP_ENV": "development", "ALLOWED_ORIGINS": ORIGIN, "FIREBASE_PROJECT_ID": "demo-test"}
 
 

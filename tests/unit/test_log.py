@@ -14,29 +14,6 @@ from core.log import JsonFormatter, bind_trace, reset_trace, security_event
 TRACE_ID = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture
-def captured():
-    """The `jette` logger writing JSON lines into a StringIO; returns a reader of parsed lines."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("jette")
-    saved = (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-
-    def lines() -> list[dict]:
-        raw = stream.getvalue()
-        return [json.loads(line) for line in raw.split("\n") if line]
-
-    lines.raw = stream.getvalue  # type: ignore[attr-defined]
-    yield lines
-    logger.removeHandler(handler)
-    logger.setLevel(saved[0])
-    logger.propagate = saved[1]
-
-
 FORGED = '{"severity": "CRITICAL", "message": "forged"}'
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 
 import httpx
 import pytest
@@ -12,7 +10,6 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from core.errors import ApiError
-from core.log import JsonFormatter
 from upstream import QUOTA_RETRY_AFTER_S, Chunk, read_chunk, upstream_failure
 
 SUBJECT = "uid:0123456789abcdef01234567"
@@ -121,26 +118,12 @@ def server_error(code: int) -> genai_errors.ServerError:
                                                      "message": PRIVATE}})
 
 
-@pytest.fixture
-def events():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("jette")
-    logger.addHandler(handler)
-    saved = logger.level
-    logger.setLevel(logging.DEBUG)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    logger.removeHandler(handler)
-    logger.setLevel(saved)
-
-
-def test_429_with_retry_info_is_unavailable_with_its_delay(events):
+def test_429_with_retry_info_is_unavailable_with_its_delay(captured):
     retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}
     error = upstream_failure(rate_limited([retry]), SUBJECT)
     assert (error.code, error.status, error.retry_after) == ("unavailable", 503, 7)
     assert error.headers()["Retry-After"] == "7"
-    (entry,) = events()
+    (entry,) = captured()
     assert (entry["event"], entry["status"], entry["error_class"]) == \
         ("upstream_error", 429, "ClientError")
     assert entry["subject"] == SUBJECT and entry["severity"] == "ERROR"
@@ -176,15 +159,15 @@ def test_timeouts_are_timeout(error):
     assert (result.code, result.status) == ("timeout", 504)
 
 
-def test_connection_failure_is_upstream_error(events):
+def test_connection_failure_is_upstream_error(captured):
     result = upstream_failure(httpx.ConnectError("x"), SUBJECT, mid_stream=True)
     assert (result.code, result.status, result.reason) == ("upstream_error", 502, "connection")
-    (entry,) = events()
+    (entry,) = captured()
     assert (entry["status"], entry["error_class"], entry["mid_stream"]) == (0, "ConnectError", True)
 
 
-def test_library_text_never_reaches_the_client_or_the_log(events):
+def test_library_text_never_reaches_the_client_or_the_log(captured):
     for error in (rate_limited(), server_error(500)):
         result = upstream_failure(error, SUBJECT)
         assert "Zq9" not in json.dumps(result.body())
-    assert events() and "Zq9" not in json.dumps(events())
+    assert captured() and "Zq9" not in json.dumps(captured())

@@ -1,0 +1,12 @@
+"""Expectations written out from the SPEC (never imported from the code under test)."""
+
+# "Headers on every API response (errors and preflights included)"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+PREFLIGHT_ALLOW_HEADERS = "Authorization, Content-Type, X-Firebase-AppCheck"
