@@ -13,7 +13,7 @@ fi
 req_sum=$(cat requirements.txt functions/*/requirements.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_sum" ]; then
   echo "setup: installing pinned Python requirements"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  .venv/bin/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements.txt
   echo "$req_sum" > .venv/.requirements.sha256
 fi
 

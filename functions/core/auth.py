@@ -11,6 +11,7 @@ import time
 
 import firebase_admin
 from firebase_admin import auth as firebase_auth
+from firebase_admin.exceptions import FirebaseError
 from flask import Request
 
 from . import log
@@ -52,12 +53,16 @@ def verify_bearer(request: Request, config: Config) -> Identity | None:
         raise _refuse(request, config, "expired") from None
     except firebase_auth.UserDisabledError:
         raise _refuse(request, config, "disabled") from None
-    except firebase_auth.CertificateFetchError:
-        log.logger.error("could not fetch Firebase token certificates")
-        raise ApiError("unavailable", "Sign-in cannot be checked right now.", retry_after=30,
-                       reason="certificates") from None
+    except firebase_auth.UserNotFoundError:  # deleted since the token was issued
+        raise _refuse(request, config, "user_not_found") from None
     except (firebase_auth.InvalidIdTokenError, ValueError):
         raise _refuse(request, config, "invalid") from None
+    except (firebase_auth.CertificateFetchError, FirebaseError) as error:
+        # Google's side is unreachable: not the user's fault, and not a reason to let them in.
+        log.logger.error("sign-in check failed", extra={"fields": {"error_class":
+                                                                   type(error).__name__}})
+        raise ApiError("unavailable", "Sign-in cannot be checked right now.", retry_after=30,
+                       reason="auth_backend") from None
     reason = _time_claims_problem(claims, time.time())
     if reason:
         raise _refuse(request, config, reason)

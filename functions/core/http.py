@@ -5,6 +5,7 @@ A function declares its routes; `Endpoint.handle` is what its functions-framewor
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class Endpoint:
             "function": self.config.function, "route": _name(route), "method": request.method[:10],
             "status": response.status_code, "latency_ms": round((time.monotonic() - started) * 1000),
         }})
+        if response.is_streamed:
+            # The body is produced after we return: keep this request's log context for it.
+            response.response = _in_context(contextvars.copy_context(), response.response)
         log.reset_trace(token)
         return response
 
@@ -142,6 +146,20 @@ def _guard_framework_responses(app: flask.Flask) -> None:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+
+def _in_context(context: contextvars.Context, body):
+    chunks = iter(body)
+    try:
+        while True:
+            try:
+                yield context.run(next, chunks)
+            except StopIteration:
+                return
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            context.run(close)
 
 
 def _origin_kind(origin: str) -> str:

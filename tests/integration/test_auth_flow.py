@@ -108,3 +108,23 @@ def test_required_sign_in_is_the_default(functions, standin):
     response = requests.post(functions.url("chat"), json={"message": "hi"}, timeout=10)
     assert response.status_code == 401
     assert standin.requests() == []
+
+
+def test_deleted_user_is_401_when_sessions_are_checked(functions, sign_in, auth_emulator):
+    checking = functions.url("auth", CHECK_REVOKED="true")
+    token = sign_in()
+    requests.post(f"http://{auth_emulator.host}/identitytoolkit.googleapis.com/v1/"
+                  "accounts:delete?key=fake-api-key", json={"idToken": token},
+                  timeout=10).raise_for_status()
+    response = whoami(checking, token)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_unreachable_auth_backend_is_503_not_500(functions, sign_in):
+    # Session checks need Firebase Auth; here it points at a closed port.
+    broken = functions.url("auth", CHECK_REVOKED="true", FIREBASE_AUTH_EMULATOR_HOST="127.0.0.1:9")
+    response = whoami(broken, sign_in())
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert int(response.headers["Retry-After"]) > 0

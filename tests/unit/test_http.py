@@ -197,3 +197,52 @@ def test_framework_404_routes_carry_the_security_headers(health, path):
     response = health.get(path)
     assert response.status_code == 404
     assert_security_headers(response)
+
+
+def test_unknown_exception_is_a_generic_500_logged_with_frames_only(captured):
+    import flask
+    from core.config import load_config
+    from core.http import Endpoint
+
+    endpoint = Endpoint(load_config("health", {"APP_ENV": "development"}))
+    private = "private detail " + "canary-7f3e"  # runtime data, as a user message would be
+
+    @endpoint.route("/", methods=("GET",))
+    def explode(request):
+        raise RuntimeError(private)
+
+    with flask.Flask("probe").test_request_context("/"):
+        response = endpoint.handle(flask.request)
+    assert response.status_code == 500
+    assert response.get_json() == {"error": {"code": "internal",
+                                             "message": "Something went wrong on our side."}}
+    assert response.headers["Cache-Control"] == "no-store"
+    [failure] = [e for e in captured() if e["message"] == "unhandled error"]
+    assert failure["severity"] == "ERROR"
+    assert "in explode" in failure["stack_trace"]
+    assert failure["stack_trace"].endswith("RuntimeError")
+    assert "canary-7f3e" not in captured.raw()
+
+
+def test_stream_body_logs_keep_the_request_trace(captured):
+    import flask
+    from core import log
+    from core.config import load_config
+    from core.http import Endpoint
+
+    endpoint = Endpoint(load_config("health", {"APP_ENV": "development"}))
+
+    @endpoint.route("/", methods=("GET",))
+    def stream(request):
+        def body():
+            log.logger.warning("inside the stream")
+            yield b"x"
+        return flask.Response(body())
+
+    trace = "0123456789abcdef0123456789abcdef"
+    with flask.Flask("probe").test_request_context(
+            "/", headers={"X-Cloud-Trace-Context": f"{trace}/1;o=1"}):
+        response = endpoint.handle(flask.request)
+    assert b"".join(response.response) == b"x"  # consumed after handle() returned
+    [inside] = [e for e in captured() if e["message"] == "inside the stream"]
+    assert inside["logging.googleapis.com/trace"] == trace

@@ -171,3 +171,34 @@ def test_library_text_never_reaches_the_client_or_the_log(captured):
         result = upstream_failure(error, SUBJECT)
         assert "Zq9" not in json.dumps(result.body())
     assert captured() and "Zq9" not in json.dumps(captured())
+
+
+def test_one_client_per_instance_built_lazily_and_thread_safely(monkeypatch):
+    import threading
+    import time
+
+    import upstream
+    from core.config import load_config
+
+    built = []
+
+    class SlowClient:
+        def __init__(self, **kwargs):
+            time.sleep(0.05)  # widen the race window
+            built.append(kwargs)
+
+    monkeypatch.setattr(upstream.genai, "Client", SlowClient)
+    gemini = upstream.Gemini(load_config("chat", {"APP_ENV": "development",
+                                                  "GEMINI_API_KEY": "k",
+                                                  "GEMINI_BASE_URL": "http://127.0.0.1:9"}))
+    assert built == []  # nothing built before the first request
+    clients = []
+    threads = [threading.Thread(target=lambda: clients.append(gemini.client())) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and len({id(c) for c in clients}) == 1
+    options = built[0]["http_options"]
+    assert (options.base_url, options.api_version) == ("http://127.0.0.1:9", "v1beta")
+    assert built[0]["api_key"] == "k"
