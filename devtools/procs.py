@@ -88,7 +88,7 @@ def start_function(name: str, port: int, env: dict[str, str], log_path: pathlib.
     source = stage(name, build_dir / name)
     argv = [str(pathlib.Path(sys.executable).parent / "functions-framework"),
             "--target", name, "--source", str(source), "--host", "127.0.0.1", "--port", str(port)]
-    clean_env = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
+    clean_env = {k: v for k, v in os.environ.items() if k not in STACK_VARIABLES}
     process = Process(name, argv, {**clean_env, **env, "PYTHONUNBUFFERED": "1"}, log_path,
                       cwd=source.parent)
     process.wait_port(port)
@@ -104,10 +104,13 @@ def start_standin(port: int, log_path: pathlib.Path, chunk_delay: float = 0.05) 
 
 
 # Variables a function reads: the stack sets them explicitly, never inherits them by accident.
-_STACK_VARIABLES = {
+STACK_VARIABLES = {
     "APP_ENV", "GEMINI_API_KEY", "GEMINI_MODEL", "GEMINI_BASE_URL", "SECRET_KEY", "REQUIRE_AUTH",
     "ALLOWED_ORIGINS", "ALLOWED_EMAILS", "ALLOWED_DOMAINS", "FIREBASE_PROJECT_ID",
     "GOOGLE_CLOUD_PROJECT", "FIREBASE_AUTH_EMULATOR_HOST", "SYSTEM_PROMPT", "MAX_REQUEST_BYTES",
     "MAX_MESSAGE_CHARS", "MAX_HISTORY_MESSAGES", "MAX_OUTPUT_TOKENS", "GEMINI_TIMEOUT_S",
     "CHECK_REVOKED", "CHAT_ENABLED", "TRUSTED_PROXY_HOPS", "LOG_LEVEL", "DEBUG", "FLASK_DEBUG",
+    "GUNICORN_LOG_LEVEL", "RATE_LIMITS", "AUTH_RATE_LIMITS", "RATE_LIMIT_STORAGE",
+    "DAILY_TOKEN_BUDGET", "GLOBAL_DAILY_TOKEN_BUDGET", "MAX_CONCURRENT_STREAMS_PER_USER",
+    "FIRESTORE_EMULATOR_HOST",
 }

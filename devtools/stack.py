@@ -15,16 +15,21 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402
-from procs import ROOT, start_function, start_standin  # noqa: E402
+from firestore_emulator import start_firestore_emulator  # noqa: E402
+from procs import ROOT, STACK_VARIABLES, start_function, start_standin  # noqa: E402
 
-PORTS = {"auth-emulator": 9099, "gemini-standin": 8090, "chat": 8081, "auth": 8082, "health": 8083}
+PORTS = {"auth-emulator": 9099, "firestore-emulator": 8089, "gemini-standin": 8090,
+         "chat": 8081, "auth": 8082, "health": 8083}
 PROJECT_ID = "demo-jette"
 DEV_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173,http://localhost:5000,http://127.0.0.1:5000"
 RUN_DIR = ROOT / ".run"
+# What the local stack itself decides; .env and the shell cannot change these.
+_STACK_OWNED = {"APP_ENV", "FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
+                "FIREBASE_PROJECT_ID", "GEMINI_API_KEY", "GEMINI_BASE_URL"}
 
 
 def read_dotenv(path: pathlib.Path) -> dict[str, str]:
-    """KEY=VALUE lines of `.env` (comments and blanks skipped); the environment wins."""
+    """KEY=VALUE lines of `.env` (comments and empty values skipped); the shell wins."""
     values = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -32,7 +37,9 @@ def read_dotenv(path: pathlib.Path) -> dict[str, str]:
             value = value.strip().strip("'\"")
             if sep and key and not key.startswith("#") and value:  # empty means "default"
                 values[key.strip()] = value
-    return {**values, **{k: v for k, v in os.environ.items() if k in values}}
+    # Settings exported in the shell win over .env (e.g. RATE_LIMIT_STORAGE=firestore://...).
+    exported = {k: v for k, v in os.environ.items() if k in STACK_VARIABLES and v}
+    return {**values, **exported}
 
 
 def function_env(overrides: dict[str, str]) -> tuple[dict[str, str], bool]:
@@ -47,7 +54,7 @@ def function_env(overrides: dict[str, str]) -> tuple[dict[str, str], bool]:
         "GEMINI_API_KEY": real_key or "standin-key",
         **({} if real_key else {"GEMINI_BASE_URL": f"http://127.0.0.1:{PORTS['gemini-standin']}"}),
     }
-    env.update({k: v for k, v in overrides.items() if k != "GEMINI_API_KEY"})
+    env.update({k: v for k, v in overrides.items() if k not in _STACK_OWNED})
     return env, bool(real_key)
 
 
@@ -66,6 +73,11 @@ def serve() -> None:
     try:
         started.append(start_auth_emulator(PORTS["auth-emulator"], PROJECT_ID,
                                            log_path=RUN_DIR / "auth-emulator.log"))
+        if env.get("RATE_LIMIT_STORAGE", "").startswith("firestore://"):
+            # One variable switches the limits to Firestore: then the stack runs its emulator.
+            started.append(start_firestore_emulator(PORTS["firestore-emulator"], PROJECT_ID,
+                                                    log_path=RUN_DIR / "firestore-emulator.log"))
+            env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{PORTS['firestore-emulator']}"
         if not real_gemini:
             delay = float(os.environ.get("STANDIN_CHUNK_DELAY", "0.12"))  # visible streaming
             started.append(start_standin(PORTS["gemini-standin"], RUN_DIR / "gemini-standin.log",
@@ -86,6 +98,7 @@ Local stack is up (logs in .run/):
   health  http://127.0.0.1:{PORTS['health']}/      (GET)
   Firebase Auth emulator  http://127.0.0.1:{PORTS['auth-emulator']}  (project {PROJECT_ID})
   Gemini  {gemini}
+  Rate limits and budgets  {env.get("RATE_LIMIT_STORAGE", "memory://")}
 An ID token for curl:  TOKEN=$(.venv/bin/python devtools/stack.py token)
 Ctrl-C stops everything.""", flush=True)
     signal.pause()

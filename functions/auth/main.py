@@ -10,15 +10,18 @@ from core.auth import authenticate, revoke_sessions
 from core.config import load_config
 from core.errors import json_response
 from core.http import Endpoint
+from core.quota import Quota
 
 CONFIG = load_config("auth")
 log.configure(CONFIG.log_level)
 ENDPOINT = Endpoint(CONFIG)
+QUOTA = Quota(CONFIG)
 
 
 @ENDPOINT.route("/", "/api/auth", methods=("GET", "OPTIONS"))
 def whoami(request):
     identity = authenticate(request, CONFIG, allow_anonymous=False)
+    QUOTA.admit_request(identity.subject)
     return json_response({
         "uid": identity.uid,
         "email": identity.email,
@@ -27,12 +30,14 @@ def whoami(request):
         "picture": identity.picture,
         "provider": identity.provider,
         "allowed": True,
+        "quota": QUOTA.status(identity.subject),
     })
 
 
 @ENDPOINT.route("/revoke", "/api/auth/revoke", methods=("POST", "OPTIONS"))
 def revoke(request):
     identity = authenticate(request, CONFIG, allow_anonymous=False)
+    QUOTA.admit_request(identity.subject)
     revoke_sessions(identity, CONFIG)
     return Response(status=204)
 

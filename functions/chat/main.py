@@ -1,6 +1,6 @@
 """The `chat` Cloud Function: POST a message (+ history), get Gemini's answer as JSON or SSE.
 
-parse -> shared checks (origin, method, kill switch, sign-in, body) -> Gemini -> respond.
+parse -> shared checks (origin, method, kill switch, sign-in, body, limits) -> Gemini -> respond.
 """
 
 from flask import Response
@@ -11,14 +11,16 @@ from core.body import read_json
 from core.config import load_config
 from core.errors import ApiError, json_response
 from core.http import Endpoint
+from core.quota import Quota
 
-from sse import chat_events
+from sse import ChatEvents
 from turn import parse_turn
 from upstream import Gemini
 
 CONFIG = load_config("chat")
 log.configure(CONFIG.log_level)
 ENDPOINT = Endpoint(CONFIG)
+QUOTA = Quota(CONFIG)
 GEMINI = Gemini(CONFIG)
 
 
@@ -29,13 +31,22 @@ def answer(request):
                        retry_after=300, reason="kill_switch")
     identity = authenticate(request, CONFIG)
     turn = parse_turn(read_json(request, CONFIG.max_request_bytes), CONFIG)
-    if "text/event-stream" in request.headers.get("Accept", ""):
-        first, rest = GEMINI.open_stream(turn, identity.subject)
-        return Response(chat_events(first, rest), mimetype="text/event-stream",
-                        headers={"X-Accel-Buffering": "no"})
-    reply = GEMINI.complete(turn, identity.subject)
+    admission = QUOTA.admit_chat(identity.subject)
+    streaming = "text/event-stream" in request.headers.get("Accept", "")
+    try:
+        if streaming:
+            first, rest = GEMINI.open_stream(turn, identity.subject)
+        else:
+            reply = GEMINI.complete(turn, identity.subject)
+    except BaseException:
+        admission.finish(0)  # nothing was generated: free the stream slot, charge nothing
+        raise
+    if streaming:
+        return Response(ChatEvents(first, rest, admission.finish),
+                        mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
     return json_response({"reply": reply.text, "finishReason": reply.finish_reason or "STOP",
-                          "usage": reply.public_usage()})
+                          "usage": reply.public_usage(),
+                          "quota": admission.finish(reply.total_tokens())})
 
 
 def chat(request):

@@ -5,6 +5,7 @@ with backoff on 429/5xx only until the first chunk exists (nothing has reached t
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import threading
@@ -34,6 +35,11 @@ class Chunk:
     text: str
     finish_reason: str | None
     usage: dict | None
+
+    def total_tokens(self, streamed_chars: int = 0) -> int:
+        """Tokens to charge: Gemini's count, or an estimate if the answer stopped before it."""
+        reported = (self.usage or {}).get("totalTokens", 0)
+        return max(reported, math.ceil(streamed_chars / 4))
 
     def public_usage(self) -> dict:
         usage = self.usage or {}

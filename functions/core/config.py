@@ -26,6 +26,9 @@ _DEBUG_FLAGS = ("DEBUG", "FLASK_DEBUG")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 DEFAULT_MODEL = "gemini-2.5-flash"
+DEFAULT_RATE_LIMITS = "30/minute;50/hour;200/day"
+DEFAULT_AUTH_RATE_LIMITS = "120/minute;2000/day"
+_STORAGE_SCHEMES = ("memory", "firestore", "redis", "rediss")
 DEFAULT_SYSTEM_PROMPT = ("You are a helpful, concise assistant. Answer in the user's language "
                          "and format code as Markdown code blocks.")
 
@@ -57,6 +60,12 @@ class Config:
     gemini_timeout_s: float
     trusted_proxy_hops: int
     log_level: str
+    rate_limits: str
+    auth_rate_limits: str
+    rate_limit_storage: str = field(repr=False)
+    daily_token_budget: int
+    global_daily_token_budget: int
+    max_concurrent_streams: int
 
     @property
     def production(self) -> bool:
@@ -101,6 +110,12 @@ def load_config(function: str, environ: Mapping[str, str] | None = None) -> Conf
         gemini_timeout_s=float(env.int("GEMINI_TIMEOUT_S", 60, 1, 3600)),
         trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 1, 0, 10),
         log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        rate_limits=env.str("RATE_LIMITS") or DEFAULT_RATE_LIMITS,
+        auth_rate_limits=env.str("AUTH_RATE_LIMITS") or DEFAULT_AUTH_RATE_LIMITS,
+        rate_limit_storage=_storage_uri(env, production),
+        daily_token_budget=env.int("DAILY_TOKEN_BUDGET", 200_000, 1, 10**12),
+        global_daily_token_budget=env.int("GLOBAL_DAILY_TOKEN_BUDGET", 5_000_000, 1, 10**13),
+        max_concurrent_streams=env.int("MAX_CONCURRENT_STREAMS_PER_USER", 2, 1, 100),
     )
 
 
@@ -108,6 +123,9 @@ def _refuse_insecure_production(env: _Env, needs: set[str]) -> None:
     if env.str("FIREBASE_AUTH_EMULATOR_HOST") is not None:
         raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST: must not be set in production "
                           "(firebase-admin then accepts unsigned ID tokens)")
+    if env.str("FIRESTORE_EMULATOR_HOST") is not None:
+        raise ConfigError("FIRESTORE_EMULATOR_HOST: must not be set in production "
+                          "(rate limits and budgets would be counted in a local emulator)")
     for flag in _DEBUG_FLAGS:
         if env.bool(flag, False):
             raise ConfigError(f"{flag}: debug mode must be off in production")
@@ -149,6 +167,15 @@ def _origins(env: _Env, production: bool) -> frozenset[str]:
         if production and parts.scheme != "https":
             raise ConfigError("ALLOWED_ORIGINS: production origins must use https")
     return frozenset(origins)
+
+
+def _storage_uri(env: _Env, production: bool) -> str:
+    uri = env.str("RATE_LIMIT_STORAGE") or ("firestore://rate_limits" if production else "memory://")
+    scheme, separator, rest = uri.strip().partition("://")
+    if not separator or scheme.lower() not in _STORAGE_SCHEMES:
+        raise ConfigError("RATE_LIMIT_STORAGE: must be memory://, firestore://<collection> or "
+                          "redis://host:port")
+    return f"{scheme.lower()}://{rest}"
 
 
 def _base_url(env: _Env) -> str | None:

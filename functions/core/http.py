@@ -81,7 +81,7 @@ class Endpoint:
         }})
         if response.is_streamed:
             # The body is produced after we return: keep this request's log context for it.
-            response.response = _in_context(contextvars.copy_context(), response.response)
+            response.response = _InContext(contextvars.copy_context(), response.response)
         log.reset_trace(token)
         return response
 
@@ -148,18 +148,24 @@ def _guard_framework_responses(app: flask.Flask) -> None:
         return response
 
 
-def _in_context(context: contextvars.Context, body):
-    chunks = iter(body)
-    try:
-        while True:
-            try:
-                yield context.run(next, chunks)
-            except StopIteration:
-                return
-    finally:
-        close = getattr(chunks, "close", None)
+class _InContext:
+    """Iterates a streamed body inside the request's log context; close() passes through
+    (a generator wrapper would skip its cleanup if closed before the first chunk)."""
+
+    def __init__(self, context: contextvars.Context, body):
+        self._context = context
+        self._chunks = iter(body)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._context.run(next, self._chunks)
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
         if close is not None:
-            context.run(close)
+            self._context.run(close)
 
 
 def _origin_kind(origin: str) -> str:

@@ -13,6 +13,7 @@ from tests.integration.harness import (APP_ORIGIN, CANARIES, CANARY_API_KEY, CAN
                                        PROJECT_ID, Canaries, Functions, Standin)
 
 from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402  (devtools/)
+from firestore_emulator import start_firestore_emulator  # noqa: E402
 from procs import free_port, start_standin  # noqa: E402
 
 _LOG_DIRS: list[pathlib.Path] = []
@@ -50,6 +51,45 @@ def auth_emulator(log_dir):
     emulator = start_auth_emulator(free_port(), PROJECT_ID, log_path=log_dir / "auth-emulator.out")
     yield emulator
     emulator.stop()
+
+
+class FirestoreStore:
+    """The Firestore emulator as the chat functions' shared rate-limit store."""
+
+    COLLECTION = "rate_limits"
+
+    def __init__(self, emulator):
+        self.emulator = emulator
+        self.settings = {"RATE_LIMIT_STORAGE": f"firestore://{self.COLLECTION}",
+                         "FIRESTORE_EMULATOR_HOST": emulator.host}
+
+    def dump(self) -> list[dict]:
+        """Every stored document, read back with the real client."""
+        from google.cloud import firestore
+
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("FIRESTORE_EMULATOR_HOST", self.emulator.host)
+            client = firestore.Client(project=PROJECT_ID)
+            return [{"id": snap.id, **snap.to_dict()}
+                    for snap in client.collection(self.COLLECTION).stream()]
+
+
+@pytest.fixture(scope="session")
+def firestore(log_dir):
+    # Google's stand-in, like the Auth emulator: its output is not one of our logs.
+    emulator = start_firestore_emulator(free_port(), PROJECT_ID,
+                                        log_path=log_dir / "firestore-emulator.out")
+    yield FirestoreStore(emulator)
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(log_dir):
+    from redis_server import start_redis
+
+    server = start_redis(free_port(), log_path=log_dir / "redis-server.out")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ API and a pool of functions-framework processes (one per function and settings).
 
 from __future__ import annotations
 
+import base64
+import json
 import pathlib
 import secrets
 import sys
@@ -42,6 +44,12 @@ class Canaries:
 CANARIES = Canaries()
 
 
+def claims_of(token: str) -> dict:
+    """The payload of a JWT, unverified (the tests' own tokens)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 class Standin:
     """Admin side of the Gemini stand-in: script failures, read what reached 'Google'."""
 
@@ -66,6 +74,7 @@ class Functions:
         self._log_dir = log_dir
         self._base_env = base_env
         self._running: dict[tuple, tuple[object, str]] = {}
+        self._logs: dict[str, pathlib.Path] = {}
 
     def url(self, name: str, **settings: str) -> str:
         key = (name, tuple(sorted(settings.items())))
@@ -75,7 +84,11 @@ class Functions:
             process = start_function(name, port, {**self._base_env, **settings},
                                      self._log_dir / f"{label}.log", self._log_dir / "build" / label)
             self._running[key] = (process, f"http://127.0.0.1:{port}")
+            self._logs[f"http://127.0.0.1:{port}"] = process.log_path
         return self._running[key][1]
+
+    def log_of(self, url: str) -> pathlib.Path:
+        return self._logs[url]
 
     def stop_all(self) -> None:
         for process, _ in self._running.values():

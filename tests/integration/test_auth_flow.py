@@ -10,17 +10,14 @@ import time
 
 import requests
 
+from tests.integration.harness import claims_of
+
 
 def unsigned_token(claims: dict) -> str:
     """A token shaped like the emulator's (alg none), with claims of our choosing."""
     def part(obj):
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
-
-
-def claims_of(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def whoami(url: str, token: str | None):

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from core.errors import ApiError
+from core.quota import Quota
 from upstream import Chunk
 
 ORIGIN = "https://app.example"
@@ -42,8 +43,13 @@ class Stream:
 
 @pytest.fixture
 def gemini(chat, monkeypatch):
-    """Replace the module's Gemini calls; records every call so tests can assert 'not called'."""
-    _, main = chat
+    """Replace the module's Gemini calls; records every call so tests can assert 'not called'.
+    Each test gets fresh limits, so counts do not depend on the other tests."""
+    return stub_gemini(chat[1], monkeypatch)
+
+
+def stub_gemini(main, monkeypatch) -> list:
+    monkeypatch.setattr(main, "QUOTA", Quota(main.CONFIG))
     calls = []
 
     def open_stream(turn, subject):
@@ -123,18 +129,85 @@ def test_stream_has_the_spec_headers_and_events(chat, gemini):
         b'event: delta\ndata: {"text": "Hel"}\n\n'
         b'event: delta\ndata: {"text": "lo"}\n\n'
         b'event: done\ndata: {"finishReason": "STOP", '
-        b'"usage": {"inputTokens": 2, "outputTokens": 3}}\n\n')
+        b'"usage": {"inputTokens": 2, "outputTokens": 3}, '
+        b'"quota": {"requestsLeft": 29, "tokensLeft": 199995}}\n\n')
     ((kind, turn, subject),) = gemini
     assert kind == "stream" and turn.history == (("user", "a"), ("model", "b"))
     assert subject.startswith("ip:")  # anonymous caller: a pseudonym, never the raw address
+    # Gemini's totalTokens (5) was charged to the caller's daily budget.
+    assert chat[1].QUOTA.status(subject)["tokens"]["remaining"] == 200_000 - 5
 
 
 def test_json_mode_answer(chat, gemini):
     response = post(chat[0], {"message": "hi"}, headers={"Origin": ORIGIN})
     assert response.status_code == 200
     assert response.get_json() == {"reply": "Hello", "finishReason": "STOP",
-                                   "usage": {"inputTokens": 2, "outputTokens": 3}}
+                                   "usage": {"inputTokens": 2, "outputTokens": 3},
+                                   "quota": {"requestsLeft": 29, "tokensLeft": 199995}}
     assert gemini[0][0] == "complete"
+    assert chat[1].QUOTA.status(gemini[0][2])["tokens"]["remaining"] == 200_000 - 5
+
+
+def test_finished_streams_free_their_slots(chat, gemini):
+    for _ in range(3):  # MAX_CONCURRENT_STREAMS_PER_USER is 2
+        response = post(chat[0], {"message": "hi"})
+        assert response.status_code == 200
+        assert b"event: done" in response.get_data()
+    assert len(gemini) == 3
+
+
+def test_open_streams_are_limited_per_caller(chat, gemini):
+    first = post(chat[0], {"message": "hi"}, buffered=False)
+    second = post(chat[0], {"message": "hi"}, buffered=False)
+    assert (first.status_code, second.status_code) == (200, 200)  # both still streaming
+    third = post(chat[0], {"message": "hi"})
+    assert_json_error(third, 429, "rate_limited")
+    assert int(third.headers["Retry-After"]) >= 1
+    assert len(gemini) == 2
+    assert first.get_data().endswith(b"}}\n\n")  # read to its `done`: its slot is free
+    assert post(chat[0], {"message": "hi"}).status_code == 200
+    second.get_data()
+
+
+def test_upstream_refusal_frees_the_slot_and_charges_nothing(chat, gemini, monkeypatch):
+    def blocked(turn, subject):
+        gemini.append(("stream", turn, subject))
+        raise ApiError("blocked", reason="answer_blocked")
+
+    monkeypatch.setattr(chat[1].GEMINI, "open_stream", blocked)
+    for _ in range(3):
+        assert_json_error(post(chat[0], {"message": "hi"}), 422, "blocked")
+    assert chat[1].QUOTA.status(gemini[0][2])["tokens"]["remaining"] == 200_000
+
+
+@pytest.fixture(scope="module")
+def limited(staged_client):
+    client = staged_client("chat", APP_ENV="development", ALLOWED_ORIGINS=ORIGIN,
+                           FIREBASE_PROJECT_ID="demo-test", GEMINI_API_KEY="x",
+                           REQUIRE_AUTH="false", RATE_LIMITS="2/minute")
+    return client, sys.modules["main"]
+
+
+@pytest.mark.parametrize("headers", [SSE, {"Origin": ORIGIN}], ids=["sse", "json"])
+def test_over_the_limit_is_429_and_gemini_is_not_called(limited, monkeypatch, headers):
+    calls = stub_gemini(limited[1], monkeypatch)
+    for _ in range(2):
+        assert post(limited[0], {"message": "hi"}, headers=headers).status_code == 200
+    response = post(limited[0], {"message": "hi"}, headers=headers)
+    assert_json_error(response, 429, "rate_limited")
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
+    assert len(calls) == 2  # the refused request never reached the model
+
+
+def test_invalid_input_does_not_use_up_the_limit(limited, monkeypatch):
+    calls = stub_gemini(limited[1], monkeypatch)
+    for body in ({"message": " "}, {"message": "hi", "model": "x"}, {"message": "hi", "a": 1}):
+        assert_json_error(post(limited[0], body), 400, "invalid_argument")
+    for _ in range(2):
+        assert post(limited[0], {"message": "hi"}).status_code == 200
+    assert_json_error(post(limited[0], {"message": "hi"}), 429, "rate_limited")
+    assert len(calls) == 2
 
 
 class CountingStream(io.BytesIO):

@@ -1,0 +1,240 @@
+"""Abuse and cost limits shared by every instance: request rates (`limits` notation and
+storages), daily token budgets per user and for the deployment, and concurrent streams.
+
+If the shared store fails, a per-instance in-memory limiter takes over for an incident window.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+from limits import RateLimitItem, parse_many
+from limits.errors import ConfigurationError
+from limits.storage import MemoryStorage, storage_from_string
+
+from . import log
+from .config import Config, ConfigError
+from .errors import ApiError
+
+__all__ = ["Quota", "Admission"]
+
+INCIDENT_WINDOW_S = 30.0
+STORE_TIMEOUT_S = 1.5
+STREAM_RETRY_AFTER_S = 5
+
+
+class Quota:
+    def __init__(self, config: Config):
+        self._config = config
+        self.chat_items = _parse("RATE_LIMITS", config.rate_limits)
+        self.auth_items = _parse("AUTH_RATE_LIMITS", config.auth_rate_limits)
+        self._store = _Counters(_storage(config))
+        self._fallback = _Counters(MemoryStorage())
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+        if config.production and config.rate_limit_storage.startswith("memory://"):
+            log.logger.warning("RATE_LIMIT_STORAGE=memory:// counts per instance: limits are "
+                               "multiplied by the number of instances")
+
+    def admit_chat(self, subject: str) -> Admission:
+        """Count one chat request, or raise 429 (`rate_limited` / `quota_exceeded`)."""
+        now = time.time()
+        keys = _Keys(subject, now)
+        cfg = self._config
+        ops = [(item.key_for("chat", subject), item.get_expiry(), 1) for item in self.chat_items]
+        ops += [(keys.user_budget, keys.budget_ttl, 0), (keys.global_budget, keys.budget_ttl, 0)]
+        ops += [(keys.streams, keys.stream_ttl(cfg), 1)]
+        counts = self._run("incr_many", ops)
+        rates, (used, _), (global_used, _), (streams, _) = counts[:-3], *counts[-3:]
+        admission = Admission(self, keys, user_tokens_used=used,
+                              requests_left=_requests_left(self.chat_items, rates))
+        refusal = (_budget_refusal(cfg, used, global_used, keys, now)
+                   or _rate_refusal(self.chat_items, rates, now)
+                   or _stream_refusal(cfg, streams))
+        if refusal is not None:
+            admission.finish(0)
+            log.security_event("limit_refused", subject=subject, function=cfg.function,
+                               limit=refusal.reason)
+            raise refusal
+        return admission
+
+    def admit_request(self, subject: str) -> None:
+        """Count one request to the auth function, or raise 429 `rate_limited`."""
+        now = time.time()
+        ops = [(item.key_for("auth", subject), item.get_expiry(), 1) for item in self.auth_items]
+        refusal = _rate_refusal(self.auth_items, self._run("incr_many", ops), now)
+        if refusal is not None:
+            log.security_event("limit_refused", subject=subject, function=self._config.function,
+                               limit=refusal.reason)
+            raise refusal
+
+    def status(self, subject: str) -> dict:
+        """What is left of the chat limits for `subject` (reads only)."""
+        now = time.time()
+        keys = _Keys(subject, now)
+        ops = [(item.key_for("chat", subject), item.get_expiry(), 0) for item in self.chat_items]
+        ops.append((keys.user_budget, keys.budget_ttl, 0))
+        counts = self._run("incr_many", ops)
+        requests = [{"limit": str(item), "remaining": max(0, item.amount - count),
+                     "resetSeconds": _seconds_until(end, now) if count else item.get_expiry()}
+                    for item, (count, end) in zip(self.chat_items, counts)]
+        used = counts[-1][0]
+        return {"requests": requests, "tokens": {
+            "dailyLimit": self._config.daily_token_budget,
+            "remaining": max(0, self._config.daily_token_budget - used),
+            "resetSeconds": _seconds_until(keys.day_end, now)}}
+
+    def _run(self, operation: str, ops: list):
+        """The shared store, or the per-instance fallback while the store is failing."""
+        if time.monotonic() >= self._down_until:
+            try:
+                return getattr(self._store, operation)(ops)
+            except Exception as error:  # noqa: BLE001 - any store failure: limit locally, never 500
+                self._incident(error)
+        return getattr(self._fallback, operation)(ops)
+
+    def _incident(self, error: Exception) -> None:
+        with self._lock:
+            new = time.monotonic() >= self._down_until
+            self._down_until = time.monotonic() + INCIDENT_WINDOW_S
+        if new:  # one ERROR per incident window
+            log.logger.error("rate-limit store unavailable; per-instance limits for "
+                             f"{INCIDENT_WINDOW_S:.0f} s", extra={"fields": {
+                                 "event": "limit_store_down", "error_class": type(error).__name__}})
+
+
+@dataclass
+class Admission:
+    """An admitted chat request: charge its tokens and free its stream slot exactly once."""
+
+    quota: Quota
+    keys: _Keys
+    user_tokens_used: int
+    requests_left: int
+    _done: bool = field(default=False, repr=False)
+
+    def finish(self, tokens: int) -> dict:
+        ops = [(self.keys.streams, self.keys.stream_ttl(self.quota._config), -1)]
+        if tokens > 0:
+            ops += [(self.keys.user_budget, self.keys.budget_ttl, tokens),
+                    (self.keys.global_budget, self.keys.budget_ttl, tokens)]
+        if not self._done:
+            self._done = True
+            self.quota._run("add_many", ops)
+        budget = self.quota._config.daily_token_budget
+        return {"requestsLeft": self.requests_left,
+                "tokensLeft": max(0, budget - self.user_tokens_used - max(tokens, 0))}
+
+
+@dataclass
+class _Keys:
+    subject: str
+    now: float
+    day: str = field(init=False)
+    day_end: float = field(init=False)
+
+    def __post_init__(self):
+        self.day = time.strftime("%Y-%m-%d", time.gmtime(self.now))
+        self.day_end = (math.floor(self.now / 86400) + 1) * 86400.0  # next 00:00 UTC
+
+    @property
+    def user_budget(self) -> str:
+        return f"budget/user/{self.subject}/{self.day}"
+
+    @property
+    def global_budget(self) -> str:
+        return f"budget/global/{self.day}"
+
+    @property
+    def budget_ttl(self) -> int:
+        return int(self.day_end - self.now) + 3600
+
+    @property
+    def streams(self) -> str:
+        return f"streams/{self.subject}"
+
+    @staticmethod
+    def stream_ttl(config: Config) -> int:
+        # A crashed instance cannot hold a slot forever: it lapses after the longest answer.
+        return int(config.gemini_timeout_s) + 60
+
+
+class _Counters:
+    """Batch counter operations over any `limits` storage (Firestore batches them natively)."""
+
+    def __init__(self, storage):
+        self.storage = storage
+
+    def incr_many(self, ops):
+        if hasattr(self.storage, "incr_many"):
+            return self.storage.incr_many(ops)
+        results = []
+        for key, expiry, amount in ops:
+            count = self.storage.incr(key, expiry, amount) if amount else self.storage.get(key)
+            results.append((count, self.storage.get_expiry(key)))
+        return results
+
+    def add_many(self, ops):
+        if hasattr(self.storage, "add_many"):
+            return self.storage.add_many(ops)
+        for key, expiry, amount in ops:
+            self.storage.incr(key, expiry, amount)
+
+
+def _storage(config: Config):
+    uri = config.rate_limit_storage
+    if uri.startswith("firestore://"):
+        from .firestore_storage import FirestoreStorage  # only functions that use it pay for it
+        return FirestoreStorage(uri, project=config.project_id, timeout=STORE_TIMEOUT_S)
+    options = {"socket_timeout": STORE_TIMEOUT_S, "socket_connect_timeout": STORE_TIMEOUT_S} \
+        if uri.startswith(("redis://", "rediss://")) else {}
+    return storage_from_string(uri, **options)
+
+
+def _parse(name: str, text: str) -> list[RateLimitItem]:
+    try:
+        items = parse_many(text)
+    except (ValueError, ConfigurationError):
+        raise ConfigError(f"{name}: must be limits like 30/minute;50/hour;200/day") from None
+    if not items:
+        raise ConfigError(f"{name}: must name at least one limit")
+    return items
+
+
+def _requests_left(items: list[RateLimitItem], counts) -> int:
+    return min(max(0, item.amount - count) for item, (count, _) in zip(items, counts))
+
+
+def _seconds_until(moment: float, now: float) -> int:
+    return max(1, math.ceil(moment - now))
+
+
+def _rate_refusal(items, counts, now: float) -> ApiError | None:
+    over = [(item, end) for item, (count, end) in zip(items, counts) if count > item.amount]
+    if not over:
+        return None
+    item, end = max(over, key=lambda pair: pair[1])  # wait for the longest window that is full
+    return ApiError("rate_limited", f"Too many requests: the limit is {item}. Please wait.",
+                    retry_after=_seconds_until(end, now), reason=f"rate:{item}")
+
+
+def _budget_refusal(config: Config, used: int, global_used: int, keys: _Keys,
+                    now: float) -> ApiError | None:
+    wait = _seconds_until(keys.day_end, now)
+    if global_used >= config.global_daily_token_budget:
+        return ApiError("quota_exceeded", "The app's daily quota is used up; it resets at "
+                        "midnight UTC.", retry_after=wait, reason="global_token_budget")
+    if used >= config.daily_token_budget:
+        return ApiError("quota_exceeded", "Your daily quota is used up; it resets at midnight "
+                        "UTC.", retry_after=wait, reason="user_token_budget")
+    return None
+
+
+def _stream_refusal(config: Config, streams: int) -> ApiError | None:
+    if streams > config.max_concurrent_streams:
+        return ApiError("rate_limited", "Too many answers at once; wait for one to finish.",
+                        retry_after=STREAM_RETRY_AFTER_S, reason="concurrent_streams")
+    return None

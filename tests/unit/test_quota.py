@@ -1,0 +1,249 @@
+"""core.quota over memory://: request rates, daily token budgets, concurrent streams, refusals
+logged without content, and a per-instance fallback (never a 500, never unlimited)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import types
+
+import pytest
+
+import core.quota as quota_module
+from core.config import ConfigError, load_config
+from core.errors import ApiError
+from core.quota import Quota
+
+
+def make_quota(**env: str) -> Quota:
+    return Quota(load_config("chat", {"APP_ENV": "development", **env}))
+
+
+def refusal(call, *args) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        call(*args)
+    return caught.value
+
+
+def seconds_to_utc_midnight() -> float:
+    return 86400 - time.time() % 86400
+
+
+def admit_and_finish(quota: Quota, subject: str, times: int) -> None:
+    for _ in range(times):
+        quota.admit_chat(subject).finish(0)
+
+
+def test_31st_request_in_a_minute_is_rate_limited_with_an_honest_retry_after():
+    quota = make_quota(RATE_LIMITS="30/minute")
+    admit_and_finish(quota, "uid:a", 30)
+    error = refusal(quota.admit_chat, "uid:a")
+    assert (error.code, error.status) == ("rate_limited", 429)
+    assert 1 <= error.retry_after <= 60
+    assert error.headers()["Retry-After"] == str(error.retry_after)
+
+
+def test_default_limits_are_the_issue_s():
+    quota = make_quota()
+    assert [str(item) for item in quota.chat_items] == [
+        "30 per 1 minute", "50 per 1 hour", "200 per 1 day"]
+    assert quota.admit_chat("uid:a").requests_left == 29  # the tightest window decides
+
+
+def test_subjects_do_not_share_a_limit():
+    quota = make_quota(RATE_LIMITS="2/minute")
+    admit_and_finish(quota, "uid:a", 2)
+    assert refusal(quota.admit_chat, "uid:a").code == "rate_limited"
+    admit_and_finish(quota, "uid:b", 2)  # b's first two pass although a is refused
+    assert refusal(quota.admit_chat, "uid:b").code == "rate_limited"
+
+
+def test_longest_full_window_decides_retry_after():
+    quota = make_quota(RATE_LIMITS="5/second;2/hour")
+    admit_and_finish(quota, "uid:a", 2)
+    error = refusal(quota.admit_chat, "uid:a")
+    assert error.reason == "rate:2 per 1 hour"
+    assert 3500 <= error.retry_after <= 3600
+
+
+def test_user_budget_used_up_is_quota_exceeded_until_utc_midnight():
+    quota = make_quota(DAILY_TOKEN_BUDGET="100")
+    assert quota.admit_chat("uid:a").finish(60) == {"requestsLeft": 29, "tokensLeft": 40}
+    assert quota.admit_chat("uid:a").finish(40)["tokensLeft"] == 0
+    error = refusal(quota.admit_chat, "uid:a")
+    assert (error.code, error.status, error.reason) == ("quota_exceeded", 429,
+                                                        "user_token_budget")
+    assert abs(error.retry_after - seconds_to_utc_midnight()) <= 2
+    quota.admit_chat("uid:other").finish(0)  # another user's budget is untouched
+
+
+def test_global_budget_stops_another_user():
+    quota = make_quota(DAILY_TOKEN_BUDGET="1000", GLOBAL_DAILY_TOKEN_BUDGET="150")
+    quota.admit_chat("uid:a").finish(150)
+    error = refusal(quota.admit_chat, "uid:b")
+    assert (error.code, error.reason) == ("quota_exceeded", "global_token_budget")
+    assert abs(error.retry_after - seconds_to_utc_midnight()) <= 2
+
+
+def test_third_concurrent_stream_is_refused_and_finishing_one_frees_a_slot():
+    quota = make_quota()
+    first, _second = quota.admit_chat("uid:a"), quota.admit_chat("uid:a")
+    error = refusal(quota.admit_chat, "uid:a")
+    assert (error.code, error.reason) == ("rate_limited", "concurrent_streams")
+    assert error.retry_after >= 1
+    quota.admit_chat("uid:b")  # streams are per identity
+    first.finish(10)
+    third = quota.admit_chat("uid:a")  # the refused attempt did not keep a slot
+    assert refusal(quota.admit_chat, "uid:a").reason == "concurrent_streams"
+    third.finish(0)
+
+
+def test_refused_admissions_hold_no_stream_slot():
+    quota = make_quota(RATE_LIMITS="9/minute", MAX_CONCURRENT_STREAMS_PER_USER="1",
+                       DAILY_TOKEN_BUDGET="10")
+    held = quota.admit_chat("uid:a")
+    for _ in range(3):
+        assert refusal(quota.admit_chat, "uid:a").reason == "concurrent_streams"
+    held.finish(0)
+    quota.admit_chat("uid:a").finish(10)  # three refusals left no slot behind
+    assert refusal(quota.admit_chat, "uid:a").reason == "user_token_budget"
+    # ...nor does a budget refusal: with the budget raised, one stream opens at once.
+    quota._config = dataclasses.replace(quota._config, daily_token_budget=99)
+    quota.admit_chat("uid:a")
+
+
+def test_status_shows_requests_and_tokens_decreasing_and_reads_only():
+    quota = make_quota(DAILY_TOKEN_BUDGET="500")
+    fresh = quota.status("uid:a")
+    assert [row["remaining"] for row in fresh["requests"]] == [30, 50, 200]
+    assert [row["limit"] for row in fresh["requests"]] == [
+        "30 per 1 minute", "50 per 1 hour", "200 per 1 day"]
+    assert fresh["tokens"]["dailyLimit"] == 500 and fresh["tokens"]["remaining"] == 500
+    assert abs(fresh["tokens"]["resetSeconds"] - seconds_to_utc_midnight()) <= 2
+    again = quota.status("uid:a")  # reading does not count
+    assert [row["remaining"] for row in again["requests"]] == [30, 50, 200]
+    assert again["tokens"]["remaining"] == 500
+    quota.admit_chat("uid:a").finish(120)
+    quota.admit_chat("uid:a").finish(30)
+    after = quota.status("uid:a")
+    assert [row["remaining"] for row in after["requests"]] == [28, 48, 198]
+    assert [1 <= row["resetSeconds"] <= limit for row, limit in
+            zip(after["requests"], (60, 3600, 86400))] == [True] * 3
+    assert after["tokens"]["remaining"] == 350
+
+
+def test_finish_twice_charges_once():
+    quota = make_quota(DAILY_TOKEN_BUDGET="500", MAX_CONCURRENT_STREAMS_PER_USER="1")
+    admission = quota.admit_chat("uid:a")
+    admission.finish(100)
+    admission.finish(100)
+    assert quota.status("uid:a")["tokens"]["remaining"] == 400
+    other = quota.admit_chat("uid:a")  # the slot was freed once, not twice (-1 would allow 2)
+    assert refusal(quota.admit_chat, "uid:a").reason == "concurrent_streams"
+    other.finish(0)
+
+
+def test_auth_requests_have_their_own_limit():
+    quota = make_quota(RATE_LIMITS="1/minute", AUTH_RATE_LIMITS="2/minute")
+    quota.admit_chat("uid:a").finish(0)
+    quota.admit_request("uid:a")
+    quota.admit_request("uid:a")
+    error = refusal(quota.admit_request, "uid:a")
+    assert error.code == "rate_limited" and 1 <= error.retry_after <= 60
+    quota.admit_request("uid:b")
+
+
+def test_refusals_are_limit_refused_events_without_content(captured):
+    quota = make_quota(RATE_LIMITS="1/minute", AUTH_RATE_LIMITS="1/minute")
+    quota.admit_chat("uid:zq9").finish(0)
+    quota.admit_request("uid:zq9")
+    refusal(quota.admit_chat, "uid:zq9")
+    refusal(quota.admit_request, "uid:zq9")
+    events = [line for line in captured() if line.get("event") == "limit_refused"]
+    assert [event["limit"] for event in events] == ["rate:1 per 1 minute"] * 2
+    for event in events:
+        assert event["subject"] == "uid:zq9" and event["function"] == "chat"
+        assert event["severity"] == "WARNING"
+        assert set(event) == {"severity", "message", "logger", "event", "subject", "function",
+                              "limit"}  # no message text, no counts of someone else
+
+
+class BrokenStore:
+    """A shared store that is down: every batch raises, as a lost connection does."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def incr_many(self, ops):
+        self.calls += 1
+        raise ConnectionError("firestore.example:443 refused zq9-secret-detail")
+
+    add_many = incr_many
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """core.quota's monotonic clock, moved by hand (wall time stays real)."""
+    now = [1000.0]
+    fake = types.SimpleNamespace(time=time.time, gmtime=time.gmtime, strftime=time.strftime,
+                                 monotonic=lambda: now[0])
+    monkeypatch.setattr(quota_module, "time", fake)
+    return now
+
+
+def store_down_lines(captured) -> list[dict]:
+    return [line for line in captured() if line.get("event") == "limit_store_down"]
+
+
+def test_store_failure_falls_back_to_a_local_limiter_with_one_error(captured, clock):
+    quota = make_quota(RATE_LIMITS="30/minute")
+    quota._store = BrokenStore()
+    admit_and_finish(quota, "uid:a", 30)  # no exception escapes: no 500
+    error = refusal(quota.admit_chat, "uid:a")
+    assert error.code == "rate_limited"  # never unlimited
+    assert quota.status("uid:a")["requests"][0]["remaining"] == 0
+    (line,) = store_down_lines(captured)
+    assert line["severity"] == "ERROR" and line["error_class"] == "ConnectionError"
+    assert "zq9-secret-detail" not in captured.raw()
+    assert quota._store.calls == 1  # inside the window the dead store is not retried
+
+    clock[0] += quota_module.INCIDENT_WINDOW_S - 1
+    quota.admit_request("uid:a")
+    assert len(store_down_lines(captured)) == 1
+    clock[0] += 2  # the window has passed: the store is tried again, and fails again
+    quota.admit_request("uid:a")
+    assert len(store_down_lines(captured)) == 2
+    assert refusal(quota.admit_chat, "uid:a").code == "rate_limited"  # fallback kept its counts
+
+
+def test_store_recovery_goes_back_to_the_shared_store(captured, clock):
+    quota = make_quota()
+    shared = quota._store
+    quota._store = BrokenStore()
+    quota.admit_chat("uid:a").finish(0)
+    quota._store = shared
+    clock[0] += quota_module.INCIDENT_WINDOW_S + 1
+    quota.admit_chat("uid:a").finish(7)
+    assert quota.status("uid:a")["tokens"]["remaining"] == 200_000 - 7
+    assert len(store_down_lines(captured)) == 1
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("RATE_LIMITS", "30 per fortnight zq9"), ("RATE_LIMITS", ";"), ("RATE_LIMITS", "lots-zq9"),
+    ("AUTH_RATE_LIMITS", "zq9/minute"),
+])
+def test_invalid_limits_text_is_a_config_error_naming_the_variable(variable, value):
+    config = load_config("chat", {"APP_ENV": "development", variable: value})
+    with pytest.raises(ConfigError) as caught:
+        Quota(config)
+    assert str(caught.value).startswith(f"{variable}:")
+    assert "zq9" not in str(caught.value)
+
+
+def test_memory_storage_in_production_is_warned_about(captured):
+    environ = {"SECRET_KEY": "Qh7vN2xLp9Rz4KwT8mYc3Fb6Jd1Gs5HnVe0UaXiOqZrB",
+               "ALLOWED_ORIGINS": "https://app.example", "GEMINI_API_KEY": "k",
+               "FIREBASE_PROJECT_ID": "p", "RATE_LIMIT_STORAGE": "memory://"}
+    Quota(load_config("chat", environ))
+    (line,) = captured()
+    assert line["severity"] == "WARNING" and "per instance" in line["message"]
