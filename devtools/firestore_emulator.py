@@ -2,6 +2,7 @@
 Also wipes its data, and pauses it (SIGSTOP) to make the store unreachable mid-test."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import shutil
@@ -32,7 +33,6 @@ class FirestoreEmulator:
         self.project_id = project_id
         self.log_path = process.log_path
         self._workdir = workdir
-        self._paused = False
 
     def reset(self) -> None:
         """Delete every document of the project's (default) database."""
@@ -40,23 +40,23 @@ class FirestoreEmulator:
                "/databases/(default)/documents")
         response = requests.delete(url, timeout=10)
         if not response.ok:
-            raise FirestoreEmulatorError(f"DELETE {url} -> {response.status_code}: "
-                                         f"{response.text}")
+            raise FirestoreEmulatorError(f"DELETE {url} -> {response.status_code}: {response.text}")
 
     def pause(self) -> None:
         """SIGSTOP the whole group: the port still accepts connections but nothing answers."""
         os.killpg(self.process.popen.pid, signal.SIGSTOP)
-        self._paused = True
 
     def resume(self) -> None:
         os.killpg(self.process.popen.pid, signal.SIGCONT)
-        self._paused = False
 
     def stop(self) -> None:
         """End the emulator's whole process group, the java child included (idempotent)."""
-        if self._paused and self.process.popen.poll() is None:
-            self.resume()  # a stopped process would only handle SIGTERM once continued
-        self.process.stop()
+        if self.process.popen.poll() is None:
+            self.resume()  # if paused: a stopped process only handles SIGTERM once continued
+        self.process.stop()  # waits for gcloud only: java may still be exiting (SIGKILLed)
+        deadline = time.monotonic() + 10
+        while _group_alive(self.process.popen.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._workdir.cleanup()
 
     def __enter__(self) -> FirestoreEmulator:
@@ -66,18 +66,28 @@ class FirestoreEmulator:
         self.stop()
 
 
-def _quiet_env(workdir: pathlib.Path) -> dict[str, str]:
-    """Environment in which gcloud never prompts, phones home, or touches ~/.config/gcloud."""
-    return {
-        **os.environ,
-        "CLOUDSDK_CONFIG": str(workdir / "gcloud"),  # no developer login, project or properties
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",  # else it probes 169.254.169.254
-        "CLOUDSDK_CORE_DISABLE_FILE_LOGGING": "true",
-        "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
-    }
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process of the group is left, read from /proc."""
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:  # it ended while we looked
+            continue
+        if state != "Z" and int(group) == pgid:
+            return True
+    return False
+
+
+# gcloud never prompts, phones home or checks for updates; CLOUDSDK_CONFIG (set per run to a temp
+# dir) keeps it away from ~/.config/gcloud: no developer login, project, properties or logs.
+_QUIET_ENV = {
+    "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+    "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
+    "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
+    "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",  # else it probes the GCE metadata server
+    "CLOUDSDK_CORE_DISABLE_FILE_LOGGING": "true",
+    "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
+}
 
 
 def start_firestore_emulator(port: int, project_id: str = "demo-jette",
@@ -95,8 +105,9 @@ def start_firestore_emulator(port: int, project_id: str = "demo-jette",
     workpath = pathlib.Path(workdir.name)
     argv = [gcloud, "emulators", "firestore", "start", f"--host-port=127.0.0.1:{port}",
             "--database-mode=firestore-native"]
-    process = Process("firestore-emulator", argv, _quiet_env(workpath),
-                      log_path or workpath / "emulator.log", cwd=workpath)
+    env = {**os.environ, **_QUIET_ENV, "CLOUDSDK_CONFIG": str(workpath / "gcloud")}
+    process = Process("firestore-emulator", argv, env, log_path or workpath / "emulator.log",
+                      cwd=workpath)
     emulator = FirestoreEmulator(process, port, project_id, workdir)
     try:
         _wait_until_ready(emulator, timeout)
@@ -113,11 +124,9 @@ def _wait_until_ready(emulator: FirestoreEmulator, timeout: float) -> None:
             raise FirestoreEmulatorError(
                 f"firestore emulator exited with code {emulator.process.popen.returncode}:\n"
                 f"{emulator.process.tail()}")
-        try:  # GET / answers "Ok" once the emulator serves
+        with contextlib.suppress(requests.RequestException):  # GET / answers "Ok" once ready
             if requests.get(f"http://{emulator.host}/", timeout=1).ok:
                 return
-        except requests.RequestException:
-            pass
         time.sleep(0.1)
     raise FirestoreEmulatorError(
         f"firestore emulator not ready on {emulator.host} after {timeout:.0f}s:\n"

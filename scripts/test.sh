@@ -3,6 +3,6 @@
 # Extra arguments go to pytest, e.g. ./scripts/test.sh tests/unit -q
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --test-services
 .venv/bin/ruff check functions devtools scripts tests
 exec .venv/bin/python -m pytest "$@"

@@ -30,6 +30,11 @@ def test_whoami_with_emulator_google_token(functions, sign_in):
     response = whoami(functions.url("auth"), token)
     assert response.status_code == 200
     body = response.json()
+    quota = body.pop("quota")
+    assert quota["tokens"] == {"dailyLimit": 200000, "remaining": 200000,
+                               "resetSeconds": quota["tokens"]["resetSeconds"]}
+    assert [r["limit"] for r in quota["requests"]] == ["30 per 1 minute", "50 per 1 hour",
+                                                       "200 per 1 day"]
     assert body == {"uid": claims_of(token)["user_id"], "email": "ada@example.com",
                     "emailVerified": True, "name": "Ada Lovelace", "picture": None,
                     "provider": "google.com", "allowed": True}

@@ -52,7 +52,9 @@ def test_stream_sends_deltas_then_done(chat, standin):
     assert events == [("delta", {"text": "Hello"}), ("delta", {"text": " there"}),
                       ("delta", {"text": ", friend"}),
                       ("done", {"finishReason": "STOP",
-                                "usage": {"inputTokens": 11, "outputTokens": 5}})]
+                                "usage": {"inputTokens": 11, "outputTokens": 5},
+                                # a fresh user: one request and 16 tokens used
+                                "quota": {"requestsLeft": 29, "tokensLeft": 200000 - 16}})]
 
 
 def test_chunk_text_cannot_forge_an_event(chat, standin):
@@ -140,7 +142,9 @@ def test_no_retry_once_bytes_reached_the_client(chat, standin):
 def test_safety_stop_mid_answer_is_done_with_safety(chat, standin):
     standin.script({"action": "safety_stop", "chunks": ["Part one", " part two"]})
     events = parse_events(chat({"message": "hi"}, SSE).text)
-    assert events[-1] == ("done", {"finishReason": "SAFETY", "usage": events[-1][1]["usage"]})
+    name, done = events[-1]
+    assert name == "done" and done["finishReason"] == "SAFETY"
+    assert done["quota"]["tokensLeft"] < 200000  # a cut answer is still charged
     assert [e[1]["text"] for e in events[:-1]] == ["Part one", " part two"]
 
 

@@ -40,7 +40,8 @@ SECURE_PRODUCTION = {
     "GEMINI_BASE_URL": "http://127.0.0.1:9",
 }
 # Variables the functions or the framework read: never inherited from the test's environment.
-_APP_PREFIXES = ("GEMINI_", "FIREBASE_", "ALLOWED_", "MAX_", "GUNICORN_", "FUNCTION_", "FLASK_")
+_APP_PREFIXES = ("GEMINI_", "FIREBASE_", "ALLOWED_", "MAX_", "GUNICORN_", "FUNCTION_", "FLASK_",
+                 "RATE_LIMIT", "AUTH_RATE_LIMITS", "DAILY_", "GLOBAL_DAILY_", "FIRESTORE_")
 _APP_VARS = {"APP_ENV", "SECRET_KEY", "REQUIRE_AUTH", "GOOGLE_CLOUD_PROJECT", "CHECK_REVOKED",
              "CHAT_ENABLED", "SYSTEM_PROMPT", "DEBUG", "LOG_LEVEL", "TRUSTED_PROXY_HOPS",
              "ENTRY_POINT", "LOG_EXECUTION_ID", "PORT", "HOST", "K_SERVICE",
@@ -172,13 +173,15 @@ def stop_group(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory) -> dict[str, Outcome]:
+def outcomes(tmp_path_factory, ambient_credentials) -> dict[str, Outcome]:
     """Every refusal case plus the secure control, run concurrently, once."""
     root = tmp_path_factory.mktemp("refusal")
     sources = {name: _stage_module.stage(name, root / name) for name in ("chat", "auth")}
-    jobs = {name: (sources[case.target], case.target, clean_env(case.changes), False)
+    # As on Cloud Functions, credentials exist (production keeps its limits in Firestore).
+    adc = {"GOOGLE_APPLICATION_CREDENTIALS": str(ambient_credentials)}
+    jobs = {name: (sources[case.target], case.target, {**clean_env(case.changes), **adc}, False)
             for name, case in REFUSALS.items()}
-    jobs["secure_control"] = (sources["chat"], "chat", clean_env({}), True)
+    jobs["secure_control"] = (sources["chat"], "chat", {**clean_env({}), **adc}, True)
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = {name: pool.submit(run_function, source, target, env, root / f"{name}.out",
                                      serve_once)

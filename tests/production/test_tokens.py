@@ -92,16 +92,6 @@ def certs(monkeypatch, signing_key) -> CertEndpoint:
     return endpoint
 
 
-@pytest.fixture(scope="module")
-def ambient_credentials(tmp_path_factory) -> Path:
-    """Cloud Functions always has Application Default Credentials (the runtime service account);
-    firebase-admin loads them to build its auth client, though verifying tokens never uses them."""
-    path = tmp_path_factory.mktemp("adc") / "application_default_credentials.json"
-    path.write_text(json.dumps({"type": "authorized_user", "client_id": "test-client",
-                                "client_secret": "test-secret", "refresh_token": "test-refresh"}))
-    return path
-
-
 @pytest.fixture
 def load(monkeypatch, staged, certs, ambient_credentials):
     """load(target, **env) -> Function, imported under a secure production environment."""
@@ -111,6 +101,9 @@ def load(monkeypatch, staged, certs, ambient_credentials):
     monkeypatch.setenv("ALLOWED_ORIGINS", "https://app.example.web.app")
     monkeypatch.setenv("FIREBASE_PROJECT_ID", PROJECT)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(ambient_credentials))
+    # These tests are about tokens: keep the rate-limit counters in memory, not in (real)
+    # Firestore, which is unreachable here (tests/integration/test_limits.py covers it).
+    monkeypatch.setenv("RATE_LIMIT_STORAGE", "memory://")
 
     def load_function(target: str = "auth", **env: str) -> Function:
         for name, value in env.items():
@@ -143,8 +136,10 @@ def test_valid_token_returns_the_verified_identity(load, signing_key, certs):
     token = id_token(signing_key)
     response = function.whoami(f"Bearer {token}")
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_json() == {"uid": UID, "email": EMAIL, "emailVerified": True, "name": NAME,
-                                   "picture": PICTURE, "provider": "google.com", "allowed": True}
+    body = response.get_json()
+    assert body.pop("quota")["tokens"]["remaining"] > 0
+    assert body == {"uid": UID, "email": EMAIL, "emailVerified": True, "name": NAME,
+                    "picture": PICTURE, "provider": "google.com", "allowed": True}
     assert certs.requested and set(certs.requested) == {("GET", CERT_URL)}
     [success] = function.events("auth_success")
     assert success["subject"].startswith("uid:") and SUBJECT.match(success["subject"])

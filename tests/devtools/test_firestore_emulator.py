@@ -1,0 +1,149 @@
+"""Tests for devtools/firestore_emulator.py: the gcloud Firestore emulator, driven by the real
+google-cloud-firestore client exactly as the functions use it."""
+from __future__ import annotations
+
+import concurrent.futures
+import importlib.util
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import firestore
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Load by path: a tests/devtools package would shadow the top-level devtools/ directory.
+_spec = importlib.util.spec_from_file_location("firestore_emulator",
+                                               ROOT / "devtools" / "firestore_emulator.py")
+emulator_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(emulator_module)
+
+PROJECT_ID = "demo-jette"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_of(emulator) -> int:
+    return int(emulator.host.rsplit(":", 1)[1])
+
+
+def live_processes() -> list[tuple[int, int, int, str]]:
+    """(pid, parent pid, process group, command name) of every live process, from /proc."""
+    processes = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        state, ppid, pgrp = text.rsplit(")", 1)[1].split()[:3]
+        if state != "Z":
+            processes.append((int(stat.parent.name), int(ppid), int(pgrp), name))
+    return processes
+
+
+def group_members(pgrp: int) -> list[str]:
+    return [name for _, _, group, name in live_processes() if group == pgrp]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with emulator_module.start_firestore_emulator(free_port(), PROJECT_ID) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(emulator):
+    """The real client pointed at the emulator; the env var is restored afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIRESTORE_EMULATOR_HOST", emulator.host)
+        db = firestore.Client(project=PROJECT_ID)
+        yield db
+        db.close()
+
+
+def test_write_and_read_a_document(client):
+    ref = client.collection("chats").document("c1")
+    ref.set({"title": "hello", "count": 1})
+    snapshot = ref.get()
+    assert snapshot.exists
+    assert snapshot.to_dict() == {"title": "hello", "count": 1}
+
+
+def test_increment_from_threads_is_exact(client):
+    ref = client.collection("counters").document("hits")
+    ref.set({"n": 0})
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        list(pool.map(lambda _: ref.update({"n": firestore.Increment(1)}), range(20)))
+    assert ref.get().get("n") == 20
+
+
+def test_reset_empties_the_database(emulator, client):
+    client.collection("a").document("1").set({"x": 1})
+    client.collection("b").document("2").collection("sub").document("3").set({"y": 2})
+    emulator.reset()
+    assert list(client.collections()) == []
+    assert not client.collection("a").document("1").get().exists
+
+
+def test_pause_makes_calls_fail_and_resume_recovers(emulator, client):
+    ref = client.collection("outage").document("doc")
+    ref.set({"v": 1})
+    emulator.pause()
+    try:
+        started = time.monotonic()
+        # retry=None: get() retries DeadlineExceeded for up to 300 s by default, even with timeout=1
+        with pytest.raises(exceptions.DeadlineExceeded):
+            ref.get(timeout=1, retry=None)
+        with pytest.raises(exceptions.DeadlineExceeded):  # commits are not retried on a deadline
+            ref.set({"v": 2}, timeout=1)
+        assert time.monotonic() - started < 5
+    finally:
+        emulator.resume()
+    assert ref.get(timeout=10).exists
+
+
+def test_refuses_a_port_already_in_use(emulator):
+    with pytest.raises(emulator_module.FirestoreEmulatorError, match="already in use"):
+        emulator_module.start_firestore_emulator(port_of(emulator))
+
+
+def test_stop_while_paused_leaves_no_process_and_closes_the_port():
+    emulator = emulator_module.start_firestore_emulator(free_port())
+    group = emulator.process.popen.pid
+    assert "java" in group_members(group)  # gcloud -> bash -> java, all in one group
+    emulator.pause()
+    emulator.stop()
+    emulator.stop()  # idempotent
+    assert group_members(group) == []
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port_of(emulator))) != 0
+
+
+def test_command_line_runs_until_ctrl_c_and_leaves_no_process():
+    port = free_port()
+    cli = subprocess.Popen(
+        [sys.executable, str(ROOT / "devtools" / "firestore_emulator.py"), str(port)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert cli.stdout.readline().strip() == f"firestore-emulator ready on 127.0.0.1:{port}"
+        children = [pid for pid, ppid, _, _ in live_processes() if ppid == cli.pid]
+        assert len(children) == 1
+        assert os.getpgid(children[0]) == children[0]  # the emulator leads its own group
+        cli.send_signal(signal.SIGINT)  # Ctrl-C
+        assert cli.wait(timeout=30) == 0
+        assert group_members(children[0]) == []
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
