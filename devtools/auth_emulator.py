@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import signal
 import sys
 import tempfile
-import time
 import urllib.parse
 
 import requests
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from procs import ROOT, Process, free_port, port_open  # noqa: E402
+from procs import (ROOT, Process, Service, free_port, http_ok, port_open,  # noqa: E402
+                   serve_until_interrupted, wait_ready)
 
 FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
 FAKE_API_KEY = "fake-api-key"
@@ -25,27 +24,14 @@ class AuthEmulatorError(RuntimeError):
     """The emulator did not start, or one of its REST calls failed."""
 
 
-class AuthEmulator:
+class AuthEmulator(Service):
     """A running `firebase emulators:start --only auth`; stop() or use as a context manager."""
 
     def __init__(self, process: Process, port: int, project_id: str,
                  workdir: tempfile.TemporaryDirectory):
-        self.process = process
+        super().__init__(process, workdir)
         self.host = f"127.0.0.1:{port}"
         self.project_id = project_id
-        self.log_path = process.log_path
-        self._workdir = workdir
-
-    def stop(self) -> None:
-        """End the emulator's whole process group (idempotent)."""
-        self.process.stop()
-        self._workdir.cleanup()
-
-    def __enter__(self) -> AuthEmulator:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
 
 def _quiet_env(workdir: pathlib.Path) -> dict[str, str]:
@@ -83,30 +69,8 @@ def start_auth_emulator(port: int, project_id: str = "demo-jette",
     process = Process("auth-emulator", argv, _quiet_env(workpath),
                       log_path or workpath / "emulator.log", cwd=workpath)
     emulator = AuthEmulator(process, port, project_id, workdir)
-    try:
-        _wait_until_ready(emulator, timeout)
-    except BaseException:
-        emulator.stop()
-        raise
+    wait_ready(emulator, lambda: http_ok(f"http://{emulator.host}/"), timeout, AuthEmulatorError)
     return emulator
-
-
-def _wait_until_ready(emulator: AuthEmulator, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if emulator.process.popen.poll() is not None:
-            raise AuthEmulatorError(
-                f"auth emulator exited with code {emulator.process.popen.returncode}:\n"
-                f"{emulator.process.tail()}")
-        try:
-            if requests.get(f"http://{emulator.host}/", timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.25)
-    raise AuthEmulatorError(
-        f"auth emulator not ready on {emulator.host} after {timeout:.0f}s:\n"
-        f"{emulator.process.tail()}")
 
 
 def _call(method: str, url: str, **kwargs) -> dict:
@@ -161,17 +125,8 @@ def clear_accounts(host: str, project_id: str) -> None:
 def main(argv: list[str]) -> int:
     """Usage: python devtools/auth_emulator.py [PORT=9099] [PROJECT_ID=demo-jette]"""
     port = int(argv[1]) if len(argv) > 1 else 9099
-    project_id = argv[2] if len(argv) > 2 else "demo-jette"
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the emulator on kill too
-    with start_auth_emulator(port, project_id) as emulator:
-        print(f"auth-emulator ready on {emulator.host}", flush=True)
-        try:
-            while emulator.process.popen.poll() is None:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            return 0
-        print(f"auth emulator exited:\n{emulator.process.tail()}", file=sys.stderr)
-        return 1
+    emulator = start_auth_emulator(port, argv[2] if len(argv) > 2 else "demo-jette")
+    return serve_until_interrupted(emulator, f"auth-emulator ready on {emulator.host}")
 
 
 if __name__ == "__main__":

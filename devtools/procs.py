@@ -10,7 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -29,6 +31,28 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         with socket.create_connection((host, port), timeout=0.2):
             return True
     except OSError:
+        return False
+
+
+def listening(port: int) -> bool:
+    """Whether any socket listens on `port` (read from /proc: a connect() to a closed port in
+    the ephemeral range can connect to itself and look open)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            next(rows)
+            for row in rows:
+                local, state = row.split()[1], row.split()[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    return True
+    return False
+
+
+def http_ok(url: str) -> bool:
+    """Whether `url` answers 2xx right now."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return 200 <= response.status < 300
+    except OSError:  # refused, reset, timeout, or an HTTP error status
         return False
 
 
@@ -71,8 +95,11 @@ class Process:
             except subprocess.TimeoutExpired:
                 self._signal_group(signal.SIGKILL)
                 self.popen.wait()
-        # The leader may be gone while children of its group still run.
+        # The leader may be gone while children of its group still run (java under gcloud).
         self._signal_group(signal.SIGKILL)
+        deadline = time.monotonic() + grace
+        while _group_alive(self.popen.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._log.close()
 
     def _signal_group(self, sig: int) -> None:
@@ -80,6 +107,92 @@ class Process:
             os.killpg(self.popen.pid, sig)
         except ProcessLookupError:
             pass
+
+
+class Service:
+    """A started tool (emulator, server): its process group and temporary working folder.
+    pause()/resume() SIGSTOP/SIGCONT the group to simulate an outage; stop() is idempotent."""
+
+    def __init__(self, process: Process, workdir: tempfile.TemporaryDirectory):
+        self.process = process
+        self.log_path = process.log_path
+        self._workdir = workdir
+
+    def pause(self) -> None:
+        os.killpg(self.process.popen.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.popen.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process.popen.poll() is None:
+            self.resume()  # a stopped process handles SIGTERM only once continued
+        self.process.stop()
+        self._workdir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def wait_ready(service: Service, is_ready, timeout: float, error: type[Exception]) -> None:
+    """Poll `is_ready()` until true; on exit or timeout stop the service and raise `error`."""
+    process = service.process
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise error(f"{process.name} exited with code {process.popen.returncode}:\n"
+                            f"{process.tail()}")
+            if is_ready():
+                return
+            time.sleep(0.05)
+        raise error(f"{process.name} not ready after {timeout:.0f}s:\n{process.tail()}")
+    except BaseException:
+        service.stop()
+        raise
+
+
+def serve_until_interrupted(service: Service, ready_line: str) -> int:
+    """The command-line mode of a tool: print `ready_line`, run until Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with service:
+        print(ready_line, flush=True)
+        try:
+            while service.process.popen.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            return 0
+        print(f"{service.process.name} exited:\n{service.process.tail()}", file=sys.stderr)
+        return 1
+
+
+def live_processes() -> list[tuple[int, int, int, str]]:
+    """(pid, parent pid, process group, command name) of every live (non-zombie) process,
+    read from /proc."""
+    processes = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # it ended while we looked
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        state, ppid, pgrp = text.rsplit(")", 1)[1].split()[:3]
+        if state != "Z":
+            processes.append((int(stat.parent.name), int(ppid), int(pgrp), name))
+    return processes
+
+
+def group_members(pgid: int) -> list[str]:
+    """Command names of the live (non-zombie) processes of the group."""
+    return [name for _, _, group, name in live_processes() if group == pgid]
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process of the group is left, read from /proc."""
+    return bool(group_members(pgid))
 
 
 def start_function(name: str, port: int, env: dict[str, str], log_path: pathlib.Path,

@@ -5,51 +5,27 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import signal
 import sys
 import tempfile
-import time
 
 import redis
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from procs import Process, port_open  # noqa: E402
+from procs import Process, Service, port_open, wait_ready  # noqa: E402
 
 
 class RedisServerError(RuntimeError):
     """redis-server is missing or did not start."""
 
 
-class RedisServer:
+class RedisServer(Service):
     """A running redis-server on 127.0.0.1; stop() or use as a context manager."""
 
     def __init__(self, process: Process, port: int, workdir: tempfile.TemporaryDirectory):
-        self.process = process
+        super().__init__(process, workdir)
         self.port = port
         self.url = f"redis://127.0.0.1:{port}"
-        self.log_path = process.log_path
-        self._workdir = workdir
-
-    def pause(self) -> None:
-        """SIGSTOP the server: connections are accepted but nothing answers."""
-        os.killpg(self.process.popen.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        os.killpg(self.process.popen.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        """End the server's process group (idempotent), also while paused."""
-        if self.process.popen.poll() is None:
-            self.resume()  # if paused: a stopped process only handles SIGTERM once continued
-        self.process.stop()
-        self._workdir.cleanup()
-
-    def __enter__(self) -> RedisServer:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
 
 def start_redis(port: int, log_path: pathlib.Path | None = None, *,
@@ -68,31 +44,16 @@ def start_redis(port: int, log_path: pathlib.Path | None = None, *,
     process = Process("redis-server", argv, dict(os.environ),
                       log_path or workpath / "redis.log", cwd=workpath)
     server = RedisServer(process, port, workdir)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1)
     try:
-        _wait_until_ready(server, timeout)
-    except BaseException:
-        server.stop()
-        raise
+        wait_ready(server, lambda: _pings(client), timeout, RedisServerError)
+    finally:
+        client.close()
     return server
 
 
-def _wait_until_ready(server: RedisServer, timeout: float) -> None:
-    client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=1,
-                         socket_connect_timeout=1)
-    deadline = time.monotonic() + timeout
+def _pings(client: redis.Redis) -> bool:
     try:
-        while time.monotonic() < deadline:
-            if server.process.popen.poll() is not None:
-                raise RedisServerError(f"redis-server exited with code "
-                                       f"{server.process.popen.returncode}:\n"
-                                       f"{server.process.tail()}")
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                pass
-            time.sleep(0.05)
-    finally:
-        client.close()
-    raise RedisServerError(f"redis-server not ready on port {server.port} after {timeout:.0f}s:\n"
-                           f"{server.process.tail()}")
+        return bool(client.ping())
+    except redis.RedisError:
+        return False

@@ -3,51 +3,25 @@ firebase-admin SDK exactly as the auth and chat functions use it."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
-import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+import auth_emulator as emulator_module  # devtools/, put on sys.path by conftest.py
 import firebase_admin
+import procs
 import pytest
 from firebase_admin import auth
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-# Load by path: a tests/devtools package would shadow the top-level devtools/ directory.
-_spec = importlib.util.spec_from_file_location("auth_emulator",
-                                               ROOT / "devtools" / "auth_emulator.py")
-emulator_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(emulator_module)
+from procs import free_port
 
 PROJECT_ID = "demo-jette"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def decode_segment(segment: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-
-
-def live_processes() -> list[tuple[int, int, int]]:
-    """(pid, parent pid, process group) of every live process, read from /proc."""
-    processes = []
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except OSError:  # the process ended while we looked
-            continue
-        if state != "Z":
-            processes.append((int(stat.parent.name), int(ppid), int(pgrp)))
-    return processes
 
 
 @pytest.fixture(scope="module")
@@ -182,19 +156,18 @@ def test_refuses_a_port_already_in_use(emulator):
 
 def test_command_line_runs_until_ctrl_c_and_leaves_no_process():
     port = free_port()
-    cli = subprocess.Popen([sys.executable, str(ROOT / "devtools" / "auth_emulator.py"), str(port)],
+    cli = subprocess.Popen([sys.executable, emulator_module.__file__, str(port)],
                            stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert cli.stdout.readline().strip() == f"auth-emulator ready on 127.0.0.1:{port}"
-        children = [pid for pid, ppid, _ in live_processes() if ppid == cli.pid]
+        children = [pid for pid, ppid, _, _ in procs.live_processes() if ppid == cli.pid]
         assert len(children) == 1
         emulator_group = os.getpgid(children[0])
         assert emulator_group == children[0]  # the emulator leads its own process group
         cli.send_signal(signal.SIGINT)  # Ctrl-C
         assert cli.wait(timeout=30) == 0
-        assert [pid for pid, _, pgrp in live_processes() if pgrp == emulator_group] == []
-        with socket.socket() as sock:
-            assert sock.connect_ex(("127.0.0.1", port)) != 0
+        assert procs.group_members(emulator_group) == []
+        assert not procs.listening(port)
     finally:
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)

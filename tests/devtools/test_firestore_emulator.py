@@ -3,56 +3,24 @@ google-cloud-firestore client exactly as the functions use it."""
 from __future__ import annotations
 
 import concurrent.futures
-import importlib.util
 import os
-import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+import firestore_emulator as emulator_module  # devtools/, put on sys.path by conftest.py
+import procs
 import pytest
 from google.api_core import exceptions
 from google.cloud import firestore
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-# Load by path: a tests/devtools package would shadow the top-level devtools/ directory.
-_spec = importlib.util.spec_from_file_location("firestore_emulator",
-                                               ROOT / "devtools" / "firestore_emulator.py")
-emulator_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(emulator_module)
+from procs import free_port, group_members
 
 PROJECT_ID = "demo-jette"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def port_of(emulator) -> int:
     return int(emulator.host.rsplit(":", 1)[1])
-
-
-def live_processes() -> list[tuple[int, int, int, str]]:
-    """(pid, parent pid, process group, command name) of every live process, from /proc."""
-    processes = []
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended while we looked
-            continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        state, ppid, pgrp = text.rsplit(")", 1)[1].split()[:3]
-        if state != "Z":
-            processes.append((int(stat.parent.name), int(ppid), int(pgrp), name))
-    return processes
-
-
-def group_members(pgrp: int) -> list[str]:
-    return [name for _, _, group, name in live_processes() if group == pgrp]
 
 
 @pytest.fixture(scope="module")
@@ -125,25 +93,23 @@ def test_stop_while_paused_leaves_no_process_and_closes_the_port():
     emulator.stop()
     emulator.stop()  # idempotent
     assert group_members(group) == []
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", port_of(emulator))) != 0
+    assert not procs.listening(port_of(emulator))
 
 
 def test_command_line_runs_until_ctrl_c_and_leaves_no_process():
     port = free_port()
     cli = subprocess.Popen(
-        [sys.executable, str(ROOT / "devtools" / "firestore_emulator.py"), str(port)],
+        [sys.executable, emulator_module.__file__, str(port)],
         stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert cli.stdout.readline().strip() == f"firestore-emulator ready on 127.0.0.1:{port}"
-        children = [pid for pid, ppid, _, _ in live_processes() if ppid == cli.pid]
+        children = [pid for pid, ppid, _, _ in procs.live_processes() if ppid == cli.pid]
         assert len(children) == 1
         assert os.getpgid(children[0]) == children[0]  # the emulator leads its own group
         cli.send_signal(signal.SIGINT)  # Ctrl-C
         assert cli.wait(timeout=30) == 0
         assert group_members(children[0]) == []
-        with socket.socket() as sock:
-            assert sock.connect_ex(("127.0.0.1", port)) != 0
+        assert not procs.listening(port)
     finally:
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)

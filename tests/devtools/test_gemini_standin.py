@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import math
 import signal
@@ -10,19 +9,14 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
+import gemini_standin as standin  # devtools/, put on sys.path by conftest.py
 import httpx2
 import pytest
 import requests
 from google import genai
 from google.genai import errors, types
 
-ROOT = Path(__file__).resolve().parents[2]
-# Load by path: a tests/devtools package would shadow the top-level devtools/ directory.
-_spec = importlib.util.spec_from_file_location("gemini_standin", ROOT / "devtools" / "gemini_standin.py")
-standin = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(standin)
 base_url, serve = standin.base_url, standin.serve
 
 MODEL = "gemini-2.5-flash"
@@ -360,7 +354,7 @@ def test_raw_sse_wire_format(url):
 
 def test_cli_prints_one_line_stays_quiet_and_exits_on_sigterm():
     canary = "CANARY-7f3a9-secret"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "devtools" / "gemini_standin.py"), "--port", "0",
+    proc = subprocess.Popen([sys.executable, standin.__file__, "--port", "0",
                              "--chunk-delay", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()

@@ -2,39 +2,13 @@
 from __future__ import annotations
 
 import concurrent.futures
-import importlib.util
-import pathlib
-import socket
 import time
 
+import procs
 import pytest
 import redis
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-# Load by path: a tests/devtools package would shadow the top-level devtools/ directory.
-_spec = importlib.util.spec_from_file_location("redis_server",
-                                               ROOT / "devtools" / "redis_server.py")
-redis_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(redis_module)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def group_members(pgrp: int) -> list[int]:
-    """Live (non-zombie) processes of the group, read from /proc."""
-    members = []
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except OSError:  # the process ended while we looked
-            continue
-        if state != "Z" and int(group) == pgrp:
-            members.append(int(stat.parent.name))
-    return members
+import redis_server as redis_module  # devtools/, put on sys.path by conftest.py
+from procs import free_port
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +66,9 @@ def test_missing_binary_says_how_to_install(monkeypatch, tmp_path):
 def test_stop_while_paused_leaves_no_process_and_closes_the_port():
     server = redis_module.start_redis(free_port())
     group = server.process.popen.pid
-    assert group_members(group) == [group]
+    assert [pid for pid, _, pgrp, _ in procs.live_processes() if pgrp == group] == [group]
     server.pause()
     server.stop()
     server.stop()  # idempotent
-    assert group_members(group) == []
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", server.port)) != 0
+    assert procs.group_members(group) == []
+    assert not procs.listening(server.port)
