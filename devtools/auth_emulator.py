@@ -1,5 +1,5 @@
-"""Run the Firebase Auth emulator from this repo's node_modules, for tests and local use.
-Also signs users in through its REST API, exactly as the browser SDK does against the emulator."""
+"""Run Firebase emulators (Auth, Hosting) from this repo's firebase-tools, for tests and local use.
+Also signs users in through the Auth emulator's REST API, exactly as the browser SDK does."""
 from __future__ import annotations
 
 import json
@@ -20,12 +20,12 @@ FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
 FAKE_API_KEY = "fake-api-key"
 
 
-class AuthEmulatorError(RuntimeError):
+class FirebaseEmulatorError(RuntimeError):
     """The emulator did not start, or one of its REST calls failed."""
 
 
-class AuthEmulator(Service):
-    """A running `firebase emulators:start --only auth`; stop() or use as a context manager."""
+class FirebaseEmulator(Service):
+    """A running `firebase emulators:start --only NAME`; stop() or use as a context manager."""
 
     def __init__(self, process: Process, port: int, project_id: str,
                  workdir: tempfile.TemporaryDirectory):
@@ -48,35 +48,55 @@ def _quiet_env(workdir: pathlib.Path) -> dict[str, str]:
 
 def start_auth_emulator(port: int, project_id: str = "demo-jette",
                         log_path: pathlib.Path | None = None, *,
-                        timeout: float = 60.0) -> AuthEmulator:
-    """Start the emulator on 127.0.0.1:port and return once it answers HTTP (~15 s)."""
+                        timeout: float = 60.0) -> FirebaseEmulator:
+    """Start the Auth emulator on 127.0.0.1:port; return once it answers HTTP (~15 s)."""
+    return _start("auth", port, project_id, {}, log_path, timeout)
+
+
+def start_hosting_emulator(port: int, firebase_json: pathlib.Path, project_id: str = "demo-jette",
+                           log_path: pathlib.Path | None = None, *,
+                           timeout: float = 60.0) -> FirebaseEmulator:
+    """Serve `firebase_json`'s hosting section (its public folder made absolute) on
+    127.0.0.1:port with the Hosting emulator: Firebase's own headers and routing."""
+    hosting = json.loads(firebase_json.read_text())["hosting"]
+    public = (firebase_json.parent / hosting["public"]).resolve()
+    return _start("hosting", port, project_id, {"hosting": hosting}, log_path, timeout,
+                  public=public)
+
+
+def _start(only: str, port: int, project_id: str, config: dict,
+           log_path: pathlib.Path | None, timeout: float,
+           public: pathlib.Path | None = None) -> FirebaseEmulator:
     if not FIREBASE_BIN.exists():
-        raise AuthEmulatorError(f"{FIREBASE_BIN} is missing: run ./scripts/setup.sh")
+        raise FirebaseEmulatorError(f"{FIREBASE_BIN} is missing: run ./scripts/setup.sh")
     if port_open(port):
-        raise AuthEmulatorError(f"port {port} is already in use on 127.0.0.1")
-    workdir = tempfile.TemporaryDirectory(prefix="auth-emulator-")
+        raise FirebaseEmulatorError(f"port {port} is already in use on 127.0.0.1")
+    workdir = tempfile.TemporaryDirectory(prefix=f"{only}-emulator-")
     workpath = pathlib.Path(workdir.name)
     config_path = workpath / "firebase.json"
+    if public is not None:  # the Hosting emulator serves only a public path relative to config
+        config["hosting"]["public"] = os.path.relpath(public, workpath)
     # The hub and logging emulators start too: free ports, so two stacks never collide.
-    config_path.write_text(json.dumps({"emulators": {
-        "auth": {"host": "127.0.0.1", "port": port},
+    config_path.write_text(json.dumps({**config, "emulators": {
+        only: {"host": "127.0.0.1", "port": port},
         "hub": {"host": "127.0.0.1", "port": free_port()},
         "logging": {"host": "127.0.0.1", "port": free_port()},
         "ui": {"enabled": False}}}))
-    argv = [str(FIREBASE_BIN), "emulators:start", "--only", "auth", "--project", project_id,
+    argv = [str(FIREBASE_BIN), "emulators:start", "--only", only, "--project", project_id,
             "--config", str(config_path)]
     # firebase-debug.log is written to the working directory: keep it in the temp dir.
-    process = Process("auth-emulator", argv, _quiet_env(workpath),
+    process = Process(f"{only}-emulator", argv, _quiet_env(workpath),
                       log_path or workpath / "emulator.log", cwd=workpath)
-    emulator = AuthEmulator(process, port, project_id, workdir)
-    wait_ready(emulator, lambda: http_ok(f"http://{emulator.host}/"), timeout, AuthEmulatorError)
+    emulator = FirebaseEmulator(process, port, project_id, workdir)
+    wait_ready(emulator, lambda: http_ok(f"http://{emulator.host}/"), timeout,
+               FirebaseEmulatorError)
     return emulator
 
 
 def _call(method: str, url: str, **kwargs) -> dict:
     response = requests.request(method, url, timeout=10, **kwargs)
     if not response.ok:
-        raise AuthEmulatorError(f"{method} {url} -> {response.status_code}: {response.text}")
+        raise FirebaseEmulatorError(f"{method} {url} -> {response.status_code}: {response.text}")
     return response.json()
 
 
@@ -100,7 +120,7 @@ def sign_in_with_google(host: str, *, sub: str, email: str, email_verified: bool
         "postBody": post_body, "requestUri": "http://localhost",
         "returnSecureToken": True, "returnIdpCredential": True})
     if "idToken" not in session:
-        raise AuthEmulatorError(f"no idToken for {email} (needConfirmation="
+        raise FirebaseEmulatorError(f"no idToken for {email} (needConfirmation="
                                 f"{session.get('needConfirmation')}): another user has this email")
     return session
 

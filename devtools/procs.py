@@ -208,6 +208,19 @@ def start_function(name: str, port: int, env: dict[str, str], log_path: pathlib.
     return process
 
 
+def start_web(port: int, urls: dict[str, str], log_path: pathlib.Path) -> Process:
+    """Serve the built web app (hosting/dist) as Firebase Hosting would: `vite preview`
+    applies firebase.json's headers and rewrites, proxying /api/* to the local functions.
+    `urls`: chat, auth, health, auth-emulator base URLs."""
+    env = {**os.environ, "JETTE_CHAT_URL": urls["chat"] + "/", "JETTE_AUTH_FUNCTION_URL": urls["auth"],
+           "JETTE_HEALTH_URL": urls["health"], "JETTE_AUTH_EMULATOR_URL": urls["auth-emulator"]}
+    argv = [str(ROOT / "hosting" / "node_modules" / ".bin" / "vite"), "preview", "--host",
+            "127.0.0.1", "--port", str(port), "--strictPort"]
+    process = Process("web", argv, env, log_path, cwd=ROOT / "hosting")
+    process.wait_port(port)
+    return process
+
+
 def start_standin(port: int, log_path: pathlib.Path, chunk_delay: float = 0.05) -> Process:
     argv = [sys.executable, str(ROOT / "devtools" / "gemini_standin.py"), "--port", str(port),
             "--chunk-delay", str(chunk_delay)]

@@ -16,12 +16,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402
 from firestore_emulator import start_firestore_emulator  # noqa: E402
-from procs import ROOT, STACK_VARIABLES, start_function, start_standin  # noqa: E402
+from procs import ROOT, STACK_VARIABLES, start_function, start_standin, start_web  # noqa: E402
 
-PORTS = {"auth-emulator": 9099, "firestore-emulator": 8089, "gemini-standin": 8090,
+PORTS = {"web": 5000, "auth-emulator": 9099, "firestore-emulator": 8089, "gemini-standin": 8090,
          "chat": 8081, "auth": 8082, "health": 8083}
 PROJECT_ID = "demo-jette"
-DEV_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173,http://localhost:5000,http://127.0.0.1:5000"
+DEV_ORIGINS = "http://127.0.0.1:5000,http://localhost:5000,http://127.0.0.1:5173,http://localhost:5173"
 RUN_DIR = ROOT / ".run"
 # What the local stack itself decides; .env and the shell cannot change these.
 _STACK_OWNED = {"APP_ENV", "FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
@@ -85,6 +85,9 @@ def serve() -> None:
         for name in ("chat", "auth", "health"):
             started.append(start_function(name, PORTS[name], env, RUN_DIR / f"{name}.log",
                                           ROOT / "build" / "functions"))
+        local = {name: f"http://127.0.0.1:{PORTS[name]}"
+                 for name in ("chat", "auth", "health", "auth-emulator")}
+        started.append(start_web(PORTS["web"], local, RUN_DIR / "web.log"))
     except BaseException:
         for process in reversed(started):
             process.stop()
@@ -93,6 +96,7 @@ def serve() -> None:
         f"stand-in http://127.0.0.1:{PORTS['gemini-standin']}"
     print(f"""
 Local stack is up (logs in .run/):
+  web app http://127.0.0.1:{PORTS['web']}/      (sign in with the emulator's Google account)
   chat    http://127.0.0.1:{PORTS['chat']}/      (POST; SSE with Accept: text/event-stream)
   auth    http://127.0.0.1:{PORTS['auth']}/      (GET who am I, POST /revoke)
   health  http://127.0.0.1:{PORTS['health']}/      (GET)

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --test-services
+(cd hosting && npm test --silent)
 .venv/bin/ruff check functions devtools scripts tests
 exec .venv/bin/python -m pytest "$@"

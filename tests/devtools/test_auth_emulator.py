@@ -83,7 +83,7 @@ def test_email_verified_is_fixed_when_the_user_is_created(emulator, admin_app):
 
 def test_second_google_account_with_same_email_is_refused(emulator):
     sign_in(emulator, "google-first", email="taken@example.com")
-    with pytest.raises(emulator_module.AuthEmulatorError, match="another user has this email"):
+    with pytest.raises(emulator_module.FirebaseEmulatorError, match="another user has this email"):
         sign_in(emulator, "google-second", email="taken@example.com", email_verified=False)
 
 
@@ -144,13 +144,13 @@ def test_clear_accounts_deletes_users(emulator, admin_app):
 
 
 def test_rest_errors_are_raised(emulator):
-    with pytest.raises(emulator_module.AuthEmulatorError, match="INVALID_REFRESH_TOKEN"):
+    with pytest.raises(emulator_module.FirebaseEmulatorError, match="INVALID_REFRESH_TOKEN"):
         emulator_module.refresh(emulator.host, "not-a-refresh-token")
 
 
 def test_refuses_a_port_already_in_use(emulator):
     port = int(emulator.host.rsplit(":", 1)[1])
-    with pytest.raises(emulator_module.AuthEmulatorError, match="already in use"):
+    with pytest.raises(emulator_module.FirebaseEmulatorError, match="already in use"):
         emulator_module.start_auth_emulator(port)
 
 

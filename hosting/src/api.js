@@ -1,0 +1,197 @@
+// HTTP calls to our functions. Bearer ID tokens only: no cookies are ever sent (credentials: omit).
+
+import { ApiError, errorFromEvent, errorFromResponse } from "./errors.js";
+import { readSSE } from "./sse.js";
+
+const FALLBACK_CHAT_PATH = "/api/chat";
+
+function headers(token, extra = {}) {
+  const h = { ...extra };
+  if (token) h.Authorization = `Bearer ${token}`;
+  return h;
+}
+
+function isAbort(error) {
+  return error && (error.name === "AbortError" || error.name === "TimeoutError");
+}
+
+/**
+ * Send one chat turn. Streams from the chat function's own URL (SSE); if that request fails at
+ * the network level (no HTTP answer at all: DNS, CORS, offline, a blocked host), retries once as
+ * JSON through Hosting's same-origin `/api/chat`. An HTTP error is never retried here.
+ *
+ * @param {{chatUrl: string, token: string|null, body: object, signal?: AbortSignal,
+ *          onDelta: (text: string) => void, fetchImpl?: typeof fetch}} options
+ * @returns {Promise<{finishReason: string, usage: object|null, quota: object|null, via: "stream"|"json"}>}
+ *   rejects with ApiError, or with the AbortError when `signal` aborts
+ */
+export async function sendChat({ chatUrl, token, body, signal, onDelta, fetchImpl = globalThis.fetch }) {
+  const payload = JSON.stringify(body);
+  let response;
+  let via = "stream";
+  try {
+    response = await fetchImpl(chatUrl || FALLBACK_CHAT_PATH, {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      cache: "no-store",
+      headers: headers(token, { "Content-Type": "application/json", Accept: "text/event-stream" }),
+      body: payload,
+      signal,
+    });
+  } catch (error) {
+    if (isAbort(error)) throw error;
+    via = "json";
+    try {
+      response = await fetchImpl(FALLBACK_CHAT_PATH, {
+        method: "POST",
+        credentials: "omit",
+        cache: "no-store",
+        headers: headers(token, { "Content-Type": "application/json", Accept: "application/json" }),
+        body: payload,
+        signal,
+      });
+    } catch (fallbackError) {
+      if (isAbort(fallbackError)) throw fallbackError;
+      throw new ApiError("network");
+    }
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+
+  const type = response.headers.get("Content-Type") || "";
+  if (type.includes("text/event-stream") && response.body) {
+    return readChatStream(response.body, onDelta, signal);
+  }
+  let data;
+  try {
+    data = await response.json();
+  } catch (error) {
+    if (isAbort(error)) throw error;
+    throw new ApiError("interrupted");
+  }
+  if (typeof data?.reply !== "string") throw new ApiError("unknown");
+  if (data.reply) onDelta(data.reply);
+  return { finishReason: data.finishReason || "STOP", usage: data.usage || null, quota: data.quota || null, via };
+}
+
+async function readChatStream(stream, onDelta, signal) {
+  let result = null;
+  let failure = null;
+  try {
+    await readSSE(stream, (event) => {
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        return undefined; // not ours: ignore
+      }
+      if (result) return undefined; // nothing follows `done`; read on to the end of the stream
+      if (event.type === "delta" && typeof data?.text === "string") {
+        onDelta(data.text);
+      } else if (event.type === "done") {
+        result = {
+          finishReason: data?.finishReason || "STOP",
+          usage: data?.usage || null,
+          quota: data?.quota || null,
+          via: "stream",
+        };
+      } else if (event.type === "error") {
+        failure = errorFromEvent(data);
+        return false;
+      }
+      return undefined;
+    });
+  } catch (error) {
+    if (isAbort(error) || signal?.aborted) throw new DOMException("Aborted", "AbortError");
+    throw new ApiError("interrupted"); // the connection dropped mid-answer: never resent silently
+  }
+  if (failure) throw failure;
+  if (!result) {
+    if (signal?.aborted) throw new DOMException("Aborted", "AbortError");
+    throw new ApiError("interrupted");
+  }
+  return result;
+}
+
+/**
+ * GET /api/auth: who am I + quota. Rejects with ApiError (403 permission_denied if not allowed).
+ */
+export async function fetchMe(token, fetchImpl = globalThis.fetch) {
+  let response;
+  try {
+    response = await fetchImpl("/api/auth", {
+      credentials: "omit",
+      cache: "no-store",
+      headers: headers(token, { Accept: "application/json" }),
+    });
+  } catch {
+    throw new ApiError("network");
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  return response.json();
+}
+
+/** POST /api/auth/revoke: sign out everywhere (revokes all refresh tokens). */
+export async function revokeSessions(token, fetchImpl = globalThis.fetch) {
+  let response;
+  try {
+    response = await fetchImpl("/api/auth/revoke", {
+      method: "POST",
+      credentials: "omit",
+      cache: "no-store",
+      headers: headers(token, { Accept: "application/json" }),
+    });
+  } catch {
+    throw new ApiError("network");
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+}
+
+/**
+ * Quota in either shape -> {requestsLeft, tokensLeft, tokensLimit|null}.
+ * `done.quota`/JSON: {requestsLeft, tokensLeft}; `/api/auth`: {requests: [...], tokens: {...}}.
+ */
+export function normalizeQuota(quota) {
+  if (!quota || typeof quota !== "object") return null;
+  if ("requestsLeft" in quota || "tokensLeft" in quota) {
+    return {
+      requestsLeft: numberOrNull(quota.requestsLeft),
+      tokensLeft: numberOrNull(quota.tokensLeft),
+      tokensLimit: null,
+    };
+  }
+  const requests = Array.isArray(quota.requests) ? quota.requests : [];
+  const remaining = requests.map((r) => numberOrNull(r?.remaining)).filter((n) => n !== null);
+  return {
+    requestsLeft: remaining.length ? Math.min(...remaining) : null,
+    tokensLeft: numberOrNull(quota.tokens?.remaining),
+    tokensLimit: numberOrNull(quota.tokens?.dailyLimit),
+  };
+}
+
+function numberOrNull(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/** "12 requests · 184k tokens left today" (null when nothing is known). */
+export function quotaText(quota) {
+  if (!quota) return null;
+  const parts = [];
+  if (quota.requestsLeft !== null) parts.push(`${quota.requestsLeft} ${quota.requestsLeft === 1 ? "request" : "requests"}`);
+  if (quota.tokensLeft !== null) {
+    const limit = quota.tokensLimit ? ` of ${compactNumber(quota.tokensLimit)}` : "";
+    parts.push(`${compactNumber(quota.tokensLeft)}${limit} tokens`);
+  }
+  return parts.length ? `${parts.join(" · ")} left` : null;
+}
+
+export function compactNumber(n) {
+  if (n >= 1_000_000) return `${trim(n / 1_000_000)}M`;
+  if (n >= 10_000) return `${Math.floor(n / 1000)}k`;
+  if (n >= 1000) return `${trim(n / 1000)}k`;
+  return String(n);
+}
+
+function trim(x) {
+  return (Math.floor(x * 10) / 10).toFixed(1).replace(/\.0$/, "");
+}

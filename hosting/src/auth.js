@@ -1,0 +1,131 @@
+// Firebase Auth (modular, Auth only): Google sign-in by popup, or redirect on small screens,
+// mobile browsers and blocked popups.
+
+import { initializeApp } from "firebase/app";
+import {
+  GoogleAuthProvider,
+  browserLocalPersistence,
+  browserPopupRedirectResolver,
+  connectAuthEmulator,
+  getRedirectResult,
+  indexedDBLocalPersistence,
+  initializeAuth,
+  onAuthStateChanged,
+  signInWithCredential,
+  signInWithPopup,
+  signInWithRedirect,
+  signOut,
+} from "firebase/auth";
+
+const REDIRECT_FLAG = "jette.signInRedirect";
+const CANCELLED = new Set(["auth/popup-closed-by-user", "auth/cancelled-popup-request", "auth/user-cancelled"]);
+const USE_REDIRECT = new Set(["auth/popup-blocked", "auth/operation-not-supported-in-this-environment"]);
+
+/** Sign-in error codes -> what the user reads. */
+export function signInErrorMessage(code) {
+  switch (code) {
+    case "auth/network-request-failed":
+      return "Couldn't reach Google sign-in. Check your connection and try again.";
+    case "auth/unauthorized-domain":
+      return "Sign-in is not enabled for this web address (add it to the Firebase project's authorized domains).";
+    case "auth/operation-not-allowed":
+      return "Google sign-in is not enabled for this app's Firebase project.";
+    case "auth/user-disabled":
+      return "This account has been disabled.";
+    case "auth/too-many-requests":
+      return "Too many sign-in attempts. Wait a moment and try again.";
+    default:
+      return "Sign-in failed. Please try again.";
+  }
+}
+
+function prefersRedirect() {
+  const small = globalThis.matchMedia?.("(max-width: 640px)").matches;
+  const mobile = /Android|iPhone|iPad|iPod|Mobile/i.test(globalThis.navigator?.userAgent || "");
+  return Boolean(small || mobile);
+}
+
+function provider() {
+  const google = new GoogleAuthProvider();
+  google.setCustomParameters({ prompt: "select_account" });
+  return google;
+}
+
+/**
+ * @param {{firebase: object, authEmulatorUrl: string|null}} config
+ * @param {{onUser: (user: import("firebase/auth").User|null) => void, onError: (message: string) => void}} handlers
+ */
+export function startAuth(config, { onUser, onError }) {
+  const app = initializeApp(config.firebase);
+  const auth = initializeAuth(app, { persistence: [indexedDBLocalPersistence, browserLocalPersistence] });
+  if (config.authEmulatorUrl) connectAuthEmulator(auth, config.authEmulatorUrl, { disableWarnings: true });
+
+  // Only after a redirect we started ourselves: otherwise no Google iframe is loaded at startup.
+  let redirected = false;
+  try {
+    redirected = sessionStorage.getItem(REDIRECT_FLAG) === "1";
+    sessionStorage.removeItem(REDIRECT_FLAG);
+  } catch {
+    // storage disabled: nothing to finish
+  }
+  if (redirected) {
+    getRedirectResult(auth, browserPopupRedirectResolver).catch((error) => {
+      if (!CANCELLED.has(error?.code)) onError(signInErrorMessage(error?.code));
+    });
+  }
+
+  onAuthStateChanged(auth, (user) => onUser(user));
+
+  async function redirect() {
+    try {
+      sessionStorage.setItem(REDIRECT_FLAG, "1");
+    } catch {
+      // the result is then picked up by Firebase's own redirect persistence on next use
+    }
+    await signInWithRedirect(auth, provider(), browserPopupRedirectResolver);
+  }
+
+  const api = {
+    auth,
+    async signIn() {
+      try {
+        if (prefersRedirect()) {
+          await redirect();
+          return;
+        }
+        await signInWithPopup(auth, provider(), browserPopupRedirectResolver);
+      } catch (error) {
+        if (CANCELLED.has(error?.code)) return;
+        if (USE_REDIRECT.has(error?.code)) {
+          try {
+            await redirect();
+          } catch (redirectError) {
+            onError(signInErrorMessage(redirectError?.code));
+          }
+          return;
+        }
+        console.warn("Sign-in failed:", error?.code || error);
+        onError(signInErrorMessage(error?.code));
+      }
+    },
+    signOut: () => signOut(auth),
+    /** The current user's ID token, or null when signed out. */
+    async token(forceRefresh = false) {
+      await auth.authStateReady(); // a message sent while the session is being restored waits for it
+      return auth.currentUser ? auth.currentUser.getIdToken(forceRefresh) : null;
+    },
+  };
+
+  // Development only (the Auth emulator accepts unsigned Google ID tokens): a hook for browser
+  // tests. Never defined when config.json names no emulator, i.e. never in production.
+  if (config.authEmulatorUrl) {
+    globalThis.__jette = Object.freeze({
+      async signInWithGoogleIdToken(jsonIdToken) {
+        const credential = GoogleAuthProvider.credential(jsonIdToken);
+        const result = await signInWithCredential(auth, credential);
+        return result.user.uid;
+      },
+    });
+  }
+  return api;
+}

@@ -1,0 +1,188 @@
+// Error codes (shared/SPEC.md error table + the browser's own) -> what the user reads.
+// Pure: no DOM, no fetch globals needed (a Response-like object is enough).
+
+/** Every code of the SPEC's error table, with its HTTP status. */
+export const SPEC_CODES = Object.freeze({
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  blocked: 422,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  internal: 500,
+  upstream_error: 502,
+  unavailable: 503,
+  timeout: 504,
+});
+
+/** Codes the browser itself produces. */
+export const CLIENT_CODES = Object.freeze(["network", "interrupted", "config", "unknown"]);
+
+const MESSAGES = {
+  invalid_argument:
+    "The chat service did not accept this message. Shorten it or start a new chat, then try again.",
+  unauthenticated: "Your session ended — sign in again.",
+  permission_denied:
+    "This Google account is not allowed to use this app. Ask the app's owner for access, or sign in with another account.",
+  not_found: "The chat service was not found at its address. The app may be misconfigured.",
+  method_not_allowed: "The chat service refused this kind of request. Reload the page and try again.",
+  payload_too_large:
+    "This message and the conversation before it are too long to send. Shorten it or start a new chat.",
+  unsupported_media_type: "The chat service could not read the request. Reload the page and try again.",
+  blocked: "Gemini's safety filters blocked this answer. Try rephrasing your message.",
+  rate_limited: "You're sending messages too quickly.",
+  quota_exceeded: "You've used up today's quota. It resets at midnight UTC.",
+  internal: "Something went wrong on our side. Please try again.",
+  upstream_error: "Gemini failed to answer. Please try again.",
+  unavailable: "The chat service is busy or paused right now. Please try again later.",
+  timeout: "Gemini took too long to answer. Try again, or ask for a shorter answer.",
+  network: "Can't reach the chat service. Check your internet connection and try again.",
+  interrupted: "The connection dropped before the answer was complete. Try again.",
+  config: "The app is not configured correctly (its runtime configuration could not be loaded).",
+  unknown: "Something unexpected happened. Please try again.",
+};
+
+// The backend's generic sentences (functions/core/errors.py): no use repeating them as detail.
+const SERVER_DEFAULTS = new Set([
+  "The request is not valid.",
+  "Sign in to continue.",
+  "You do not have access to this app.",
+  "There is nothing here.",
+  "This method is not allowed here.",
+  "The request is too large.",
+  "Send the request as application/json.",
+  "The answer was blocked by the model's safety filters.",
+  "Too many requests; please wait a moment.",
+  "Your quota is used up for today.",
+  "Something went wrong on our side.",
+  "The model service failed; please try again.",
+  "The service is busy or paused; please try again later.",
+  "The model took too long to answer.",
+]);
+
+const SIGNED_OUT_MESSAGE = "Sign in with Google to chat.";
+const COUNTDOWN_CODES = new Set(["rate_limited", "quota_exceeded", "unavailable"]);
+const RETRYABLE = new Set(["internal", "upstream_error", "unavailable", "timeout", "network", "interrupted", "blocked", "rate_limited", "unknown"]);
+
+/** An error from the chat or auth API, or from the network. */
+export class ApiError extends Error {
+  /**
+   * @param {string} code  a SPEC code or one of CLIENT_CODES
+   * @param {{status?: number, serverMessage?: string, retryAfter?: number|null}} [info]
+   */
+  constructor(code, { status = 0, serverMessage = "", retryAfter = null } = {}) {
+    super(MESSAGES[code] || MESSAGES.unknown);
+    this.name = "ApiError";
+    this.code = code in MESSAGES ? code : "unknown";
+    this.status = status;
+    this.serverMessage = serverMessage;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** The code a bare HTTP status stands for (when the body is not the SPEC envelope). */
+export function codeForStatus(status) {
+  if (status === 429) return "rate_limited";
+  for (const [code, s] of Object.entries(SPEC_CODES)) if (s === status) return code;
+  if (status >= 500) return "internal";
+  return "unknown";
+}
+
+/**
+ * Retry-After header -> whole seconds from now (delta-seconds or an HTTP date), or null.
+ * @param {string|null|undefined} value
+ * @param {number} [nowMs]
+ */
+export function parseRetryAfter(value, nowMs = Date.now()) {
+  if (value == null) return null;
+  const text = String(value).trim();
+  if (text === "") return null;
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^[A-Za-z]{3}, /.test(text)) return null; // only the HTTP-date form ("Wed, 21 Oct 2015 …")
+  const when = Date.parse(text);
+  if (Number.isNaN(when)) return null;
+  return Math.max(0, Math.ceil((when - nowMs) / 1000));
+}
+
+/**
+ * Build an ApiError from a non-2xx Response (reads its JSON body when it is the SPEC envelope).
+ * @param {{status: number, headers: {get(name: string): string|null}, json(): Promise<any>}} response
+ */
+export async function errorFromResponse(response, nowMs = Date.now()) {
+  let code = codeForStatus(response.status);
+  let serverMessage = "";
+  try {
+    const body = await response.json();
+    const err = body && body.error;
+    if (err && typeof err.code === "string" && err.code in SPEC_CODES) code = err.code;
+    if (err && typeof err.message === "string") serverMessage = err.message.slice(0, 300);
+  } catch {
+    // not JSON (a proxy's HTML page, an empty body): the status decides
+  }
+  return new ApiError(code, {
+    status: response.status,
+    serverMessage,
+    retryAfter: parseRetryAfter(response.headers.get("Retry-After"), nowMs),
+  });
+}
+
+/** An `event: error` payload of the chat stream -> ApiError. */
+export function errorFromEvent(data) {
+  const err = data && data.error;
+  const code = err && typeof err.code === "string" && err.code in SPEC_CODES ? err.code : "unknown";
+  return new ApiError(code, {
+    serverMessage: err && typeof err.message === "string" ? err.message.slice(0, 300) : "",
+  });
+}
+
+/**
+ * What to show for an error.
+ * @param {unknown} error
+ * @param {{signedIn?: boolean}} [context]
+ * @returns {{code: string, message: string, detail: string, action: "sign-in"|"retry"|null, retryAfter: number|null}}
+ */
+export function describeError(error, { signedIn = true } = {}) {
+  let code = "unknown";
+  let serverMessage = "";
+  let retryAfter = null;
+  if (error instanceof ApiError) {
+    ({ code, serverMessage, retryAfter } = error);
+  } else if (error && typeof error === "object" && typeof error.code === "string" && error.code in MESSAGES) {
+    code = error.code;
+  } else if (error instanceof TypeError) {
+    code = "network"; // fetch() rejects with a TypeError when the network fails
+  }
+  let message = MESSAGES[code] || MESSAGES.unknown;
+  if (code === "unauthenticated" && !signedIn) message = SIGNED_OUT_MESSAGE;
+  let action = null;
+  if (code === "unauthenticated" || (code === "permission_denied" && !signedIn)) action = "sign-in";
+  else if (RETRYABLE.has(code)) action = "retry";
+  const countdown = COUNTDOWN_CODES.has(code) && Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
+  // The server's sentence can be more specific (e.g. which limit); show it when it adds something.
+  const detail = serverMessage && serverMessage !== message && !SERVER_DEFAULTS.has(serverMessage) ? serverMessage : "";
+  return { code, message, detail, action, retryAfter: countdown };
+}
+
+/** Seconds -> "0:42", "12:05", "3:07:09". */
+export function formatCountdown(seconds) {
+  const total = Math.max(0, Math.ceil(Number(seconds) || 0));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = String(s).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** The live countdown line. */
+export function countdownText(seconds) {
+  return seconds > 0 ? `You can send again in ${formatCountdown(seconds)}` : "You can send again now.";
+}
+
+/** Message for each code (for tests and docs). */
+export function messageFor(code) {
+  return MESSAGES[code] || MESSAGES.unknown;
+}
