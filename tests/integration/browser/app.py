@@ -1,0 +1,155 @@
+"""The browser suite's view of the chat page: one `Tab` per Playwright context, recording every
+request URL, console error, uncaught page error and Content-Security-Policy violation, with the
+few gestures the tests need (open, sign in through the emulator hook, send, read answers).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import secrets
+import time
+
+from tests.integration.harness import CANARIES, ROOT
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+# Runs in every frame before the page's own scripts; reports each violation to the test.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation({
+    directive: event.violatedDirective, blocked: event.blockedURI,
+    source: event.sourceFile, line: event.lineNumber, sample: event.sample,
+  });
+}, true);
+"""
+
+MODEL = '[data-testid="message"][data-role="model"]'
+USER = '[data-testid="message"][data-role="user"]'
+
+
+def poll(predicate, timeout: float = 5.0, interval: float = 0.05, message: str = "condition"):
+    """Call `predicate()` until it returns a truthy value (returned), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{message}: not reached within {timeout}s (last: {value!r})")
+        time.sleep(interval)
+
+
+class Tab:
+    """A fresh browser context (no cookies, storage or session) with one page of the app."""
+
+    def __init__(self, browser, origin: str, **context_options):
+        self.origin = origin
+        self.requests: list[str] = []
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.csp_violations: list[dict] = []
+        self.context = browser.new_context(**context_options)
+        self.context.on("request", lambda request: self.requests.append(request.url))
+        self.context.expose_binding("__reportCspViolation",
+                                    lambda _source, info: self.csp_violations.append(info))
+        self.context.add_init_script(CSP_LISTENER)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        self.page.set_default_timeout(10_000)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.console_errors.append(f"{message.text} @ {message.location.get('url', '')}")
+
+    def close(self) -> None:
+        self.context.close()
+
+    # ------------------------------------------------------------------ locators
+
+    def testid(self, testid: str):
+        return self.page.locator(f'[data-testid="{testid}"]')
+
+    @property
+    def models(self):
+        return self.page.locator(MODEL)
+
+    @property
+    def users(self):
+        return self.page.locator(USER)
+
+    def last_model(self):
+        return self.models.last
+
+    def text_of(self, message) -> str:
+        """The rendered text of a message (its Markdown body), whitespace-trimmed."""
+        return (message.locator('[data-testid="message-text"]').text_content() or "").strip()
+
+    def body_attr(self, name: str) -> str | None:
+        return self.page.locator("body").get_attribute(f"data-{name}")
+
+    # ------------------------------------------------------------------ gestures
+
+    def open(self):
+        """Load the app and wait until it is ready (signed out); returns the document response."""
+        response = self.page.goto(self.origin + "/")
+        self.page.locator('body[data-app-state="ready"]').wait_for(state="attached")
+        self.page.locator('body[data-auth-state="signed-out"]').wait_for(state="attached")
+        return response
+
+    def sign_in(self, name: str = "Ada Lovelace", email: str | None = None,
+                wait_quota: bool = True) -> str:
+        """Sign in a (new) Google user of the Auth emulator via the page's test hook; returns
+        the uid. Popups cannot work offline, so the hook stands in for Google's dialog."""
+        email = email or f"browser.{secrets.token_hex(4)}@example.com"
+        CANARIES.add(email)
+        id_token = json.dumps({"sub": f"google-{email}", "email": email, "email_verified": True,
+                               "name": name})
+        uid = self.page.evaluate("(token) => window.__jette.signInWithGoogleIdToken(token)",
+                                 id_token)
+        CANARIES.add(uid)
+        self.page.locator('body[data-auth-state="signed-in"]').wait_for(state="attached")
+        self.testid("user-name").filter(has_text=name).wait_for(state="visible")
+        if wait_quota:
+            self.testid("quota").wait_for(state="visible")
+        return uid
+
+    def type_and_enter(self, text: str) -> None:
+        box = self.testid("composer-input")
+        box.fill(text)
+        box.press("Enter")
+
+    def wait_answer(self, count: int, state: str = "done") -> str:
+        """Wait until there are `count` model messages and the last is in `state`; its text."""
+        self.page.wait_for_function(
+            "([selector, count, state]) => { const all = document.querySelectorAll(selector);"
+            " return all.length === count && all[count - 1].dataset.state === state; }",
+            arg=[MODEL, count, state])
+        return self.text_of(self.last_model())
+
+    def ask(self, text: str) -> str:
+        """Send `text` and wait for its answer to complete."""
+        before = self.models.count()
+        self.type_and_enter(text)
+        return self.wait_answer(before + 1)
+
+    def screenshot(self, name: str) -> pathlib.Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / name
+        self.page.mouse.move(0, 0)  # no hover states in the picture
+        self.page.evaluate("() => document.activeElement?.blur()")  # nor a focus ring
+        self.page.screenshot(path=str(path), animations="disabled", caret="hide")
+        return path
+
+    # ------------------------------------------------------------------ checks
+
+    def assert_clean(self) -> None:
+        """No console error, uncaught exception or CSP violation so far, and no request that
+        left this machine."""
+        outside = [url for url in self.requests
+                   if not url.startswith(("http://127.0.0.1:", "data:", "blob:"))]
+        assert outside == [], f"requests beyond 127.0.0.1: {outside}"
+        assert self.csp_violations == [], f"CSP violations: {self.csp_violations}"
+        assert self.console_errors == [], f"console errors: {self.console_errors}"
+        assert self.page_errors == [], f"uncaught page errors: {self.page_errors}"

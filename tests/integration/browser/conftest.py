@@ -1,0 +1,81 @@
+"""End-to-end browser fixtures: the built web app (hosting/dist under `vite preview`, with the
+production CSP) in front of real chat/auth/health functions, the Firebase Auth emulator and the
+Gemini stand-in, driven by Debian's Chromium through Playwright. No browser download, and no
+traffic beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.integration.browser.app import Tab
+from tests.integration.harness import ROOT
+
+from procs import free_port, start_web  # noqa: E402  (devtools/, on sys.path via harness)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic",
+                 "--no-first-run"]
+# Per user, and every test signs in a user of its own: the rate-limit test exhausts its own
+# window while the others stay well inside theirs.
+RATE_LIMITS = "3/minute"
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@dataclasses.dataclass(frozen=True)
+class Web:
+    origin: str
+    urls: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def web(functions, auth_emulator, log_dir):
+    if not (ROOT / "hosting" / "dist" / "index.html").exists():
+        pytest.fail("hosting/dist is missing: run ./scripts/setup.sh to build the web app")
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    urls = {
+        "chat": functions.url("chat", ALLOWED_ORIGINS=origin, RATE_LIMITS=RATE_LIMITS),
+        "auth": functions.url("auth", ALLOWED_ORIGINS=origin, RATE_LIMITS=RATE_LIMITS),
+        "health": functions.url("health", ALLOWED_ORIGINS=origin),
+        "auth-emulator": f"http://{auth_emulator.host}",
+    }
+    process = start_web(port, urls, log_dir / "web.log")
+    yield Web(origin, urls)
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_tab(browser, web):
+    """new_tab(**context_options) -> a Tab in a fresh context (closed after the test)."""
+    tabs: list[Tab] = []
+
+    def make(**options) -> Tab:
+        tab = Tab(browser, web.origin, **{"viewport": DESKTOP, **options})
+        tabs.append(tab)
+        return tab
+
+    yield make
+    for tab in tabs:
+        tab.close()
+
+
+@pytest.fixture
+def page(new_tab) -> Tab:
+    """The app at 1280×800 in a fresh context, opened and ready (signed out)."""
+    tab = new_tab()
+    tab.open()
+    return tab
