@@ -32,6 +32,15 @@ def test_sign_in_shows_name_and_quota(page):
     page.assert_clean()
 
 
+def test_a_person_signs_in_with_the_emulators_google_account(page):
+    # What a developer clicks offline: the button asks which fake Google account to use.
+    page.page.once("dialog", lambda dialog: dialog.accept("linus@example.com"))
+    page.testid("sign-in").click()
+    page.page.wait_for_selector('body[data-auth-state="signed-in"]')
+    assert page.testid("user-name").inner_text() == "linus"
+    page.assert_clean()
+
+
 def test_answer_renders_progressively(page, standin, web):
     page.sign_in()
     standin.script({"action": "reply", "chunks": STREAMED, "chunk_delay": 0.3})
