@@ -113,38 +113,33 @@ async function readChatStream(stream, onDelta, signal) {
   return result;
 }
 
+/** A same-origin JSON call to the auth function; rejects with ApiError. */
+async function callAuth(path, method, token, fetchImpl) {
+  let response;
+  try {
+    response = await fetchImpl(path, {
+      method,
+      credentials: "omit",
+      cache: "no-store",
+      headers: headers(token, { Accept: "application/json" }),
+    });
+  } catch {
+    throw new ApiError("network");
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  return response;
+}
+
 /**
  * GET /api/auth: who am I + quota. Rejects with ApiError (403 permission_denied if not allowed).
  */
 export async function fetchMe(token, fetchImpl = globalThis.fetch) {
-  let response;
-  try {
-    response = await fetchImpl("/api/auth", {
-      credentials: "omit",
-      cache: "no-store",
-      headers: headers(token, { Accept: "application/json" }),
-    });
-  } catch {
-    throw new ApiError("network");
-  }
-  if (!response.ok) throw await errorFromResponse(response);
-  return response.json();
+  return (await callAuth("/api/auth", "GET", token, fetchImpl)).json();
 }
 
 /** POST /api/auth/revoke: sign out everywhere (revokes all refresh tokens). */
 export async function revokeSessions(token, fetchImpl = globalThis.fetch) {
-  let response;
-  try {
-    response = await fetchImpl("/api/auth/revoke", {
-      method: "POST",
-      credentials: "omit",
-      cache: "no-store",
-      headers: headers(token, { Accept: "application/json" }),
-    });
-  } catch {
-    throw new ApiError("network");
-  }
-  if (!response.ok) throw await errorFromResponse(response);
+  await callAuth("/api/auth/revoke", "POST", token, fetchImpl);
 }
 
 /**
