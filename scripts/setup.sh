@@ -2,8 +2,9 @@
 # Install what the local stack and the tests need: .venv from the pinned requirements,
 # firebase-tools (the Auth emulator) and the web app's packages from their committed locks,
 # then build the web app (hosting/dist). Safe to run again.
-# --test-services: also make sure of the system tools the tests run: redis-server and Chromium
-# (installed with apt-get when missing, as root), gcloud with its Firestore emulator, and java.
+# --test-services: also make sure of the system tools the tests run: redis-server, Chromium,
+# and shellcheck (installed with apt-get when missing, as root), gcloud with its Firestore
+# emulator, and java.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,7 @@ if [ "$test_services" = true ]; then
   missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "setup: missing ${missing[*]}: run 'sudo apt-get install ${missing[*]}'" >&2

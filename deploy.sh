@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# Deploy the app to your own Google Cloud / Firebase project:
+#   ./deploy.sh [chat|auth|health|hosting|all] --project ID [--region R] [--dry-run]
+# Each function runs as its own service account with only the roles and the secrets (pinned to
+# their current version) it uses; Hosting gets the web app with its CSP narrowed to the chat
+# function's origin. `all` deploys health, auth, chat, then hosting. Settings: deploy.env (copy
+# deploy.env.example; DEPLOY_ENV_FILE names another file); flags win over it.
+# --dry-run prints every command in order, one per line, pasteable, and runs none of them.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=.venv/bin/python
+FIREBASE=node_modules/.bin/firebase
+SECRETS=scripts/secrets.py
+# Every setting deploy.env may hold, and the functions that read each one; passed only when set.
+APP_SETTINGS=(
+  "LOG_LEVEL chat auth health" "TRUSTED_PROXY_HOPS chat auth health"
+  "ALLOWED_EMAILS chat auth" "ALLOWED_DOMAINS chat auth" "CHECK_REVOKED chat auth"
+  "RATE_LIMITS chat auth" "DAILY_TOKEN_BUDGET chat auth" "GLOBAL_DAILY_TOKEN_BUDGET chat auth"
+  "AUTH_RATE_LIMITS auth" "MAX_CONCURRENT_STREAMS_PER_USER chat" "CHAT_ENABLED chat"
+  "SYSTEM_PROMPT chat" "MAX_OUTPUT_TOKENS chat" "GEMINI_TIMEOUT_S chat"
+  "MAX_REQUEST_BYTES chat" "MAX_MESSAGE_CHARS chat" "MAX_HISTORY_MESSAGES chat"
+)
+DEPLOY_SETTINGS=(REGION EXTRA_ORIGINS REQUIRE_AUTH GEMINI_MODEL MIN_INSTANCES)
+for fn in CHAT AUTH HEALTH; do
+  for knob in MEMORY CPU CONCURRENCY MAX_INSTANCES MIN_INSTANCES TIMEOUT; do
+    DEPLOY_SETTINGS+=("${knob}_$fn")
+  done
+done
+
+usage="usage: ./deploy.sh [chat|auth|health|hosting|all] --project ID [--region R] [--dry-run]"
+die() { echo "deploy: $*" >&2; exit 1; }
+
+target=all project="" region_flag="" dry_run=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    chat|auth|health|hosting|all) target=$1 ;;
+    --project|--region) [ $# -ge 2 ] || { echo "deploy: $1 needs a value; $usage" >&2; exit 2; }
+      if [ "$1" = --project ]; then project=$2; else region_flag=$2; fi; shift ;;
+    --project=*) project=${1#*=} ;;
+    --region=*) region_flag=${1#*=} ;;
+    --dry-run) dry_run=true ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "deploy: unknown argument $1; $usage" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$project" ] || { echo "deploy: --project is required; $usage" >&2; exit 2; }
+[[ $project =~ ^[a-z][a-z0-9-]{2,28}[a-z0-9]$ ]] || die "--project: not a project id: $project"
+
+# --- settings: deploy.env is KEY=value lines, read literally (never executed) -------------------
+declare -A conf=()
+env_file=${DEPLOY_ENV_FILE:-deploy.env}
+known=" ${DEPLOY_SETTINGS[*]} ${APP_SETTINGS[*]%% *} "
+if [ -f "$env_file" ]; then
+  n=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1)); line=${line%$'\r'}
+    [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
+    [[ $line =~ ^[[:space:]]*([A-Z][A-Z0-9_]*)=(.*)$ ]] || die "$env_file:$n: expected KEY=value"
+    key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+    [[ $known == *" $key "* ]] || die "$env_file:$n: unknown setting $key (see deploy.env.example)"
+    value=${value%"${value##*[![:space:]]}"}
+    [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]] && value=${BASH_REMATCH[1]}
+    conf[$key]=$value
+  done < "$env_file"
+fi
+setting() { local v=${conf[$1]:-}; echo "${v:-$2}"; }
+
+region=${region_flag:-$(setting REGION us-central1)}
+[[ $region =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || die "REGION/--region: not a region: $region"
+origins="https://$project.web.app,https://$project.firebaseapp.com"
+IFS=, read -ra extra <<< "$(setting EXTRA_ORIGINS "")"
+for origin in "${extra[@]}"; do
+  origin=${origin//[[:space:]]/}
+  [ -z "$origin" ] && continue
+  [[ $origin =~ ^https://[a-z0-9.-]+(:[0-9]+)?$ ]] ||
+    die "EXTRA_ORIGINS: each entry must be an exact https origin like https://chat.example.com"
+  origins+=",$origin"
+done
+
+# Per-function knob: <KNOB>_<FN> from deploy.env, else this default.
+knob() {  # knob KNOB FN
+  local fallback
+  case "$1:$2" in
+    MEMORY:health) fallback=256Mi ;; MEMORY:*) fallback=512Mi ;;
+    CPU:health) fallback=0.167 ;; CPU:*) fallback=1 ;;
+    CONCURRENCY:chat) fallback=20 ;; CONCURRENCY:auth) fallback=10 ;; CONCURRENCY:*) fallback=1 ;;
+    MAX_INSTANCES:chat) fallback=5 ;; MAX_INSTANCES:auth) fallback=3 ;;
+    MAX_INSTANCES:*) fallback=2 ;;
+    MIN_INSTANCES:*) fallback=$(setting MIN_INSTANCES 0) ;;
+    TIMEOUT:chat) fallback=120s ;; TIMEOUT:auth) fallback=30s ;; TIMEOUT:*) fallback=10s ;;
+  esac
+  setting "$1_${2^^}" "$fallback"
+}
+
+# --- running, or printing in a dry run --------------------------------------------------------
+quote() {  # a shell-quoted line of words, to paste
+  local words=() w q="'\\''"
+  for w in "$@"; do
+    if [[ $w =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then words+=("$w"); else words+=("'${w//\'/$q}'"); fi
+  done
+  echo "${words[*]}"
+}
+show() {  # print a command (with $note as a trailing comment): the plan, or progress on stderr
+  local line
+  line=$(quote "$@")${note:+  # $note}
+  if $dry_run; then echo "$line"; else echo "+ $line" >&2; fi
+}
+say() { if $dry_run; then echo "# $*"; else echo "+ # $*" >&2; fi; }  # a step that is no command
+run() { show "$@"; $dry_run || "$@"; }
+probe() { show "$@"; ! $dry_run && "$@" >/dev/null 2>&1; }  # does it exist? (dry run: no)
+answer=""
+ask() {  # ask PLACEHOLDER CMD...: the output of a read-only command into $answer
+  local placeholder=$1; shift
+  show "$@"
+  if $dry_run; then answer=$placeholder; else answer=$("$@") || return; fi
+}
+
+# --- secrets and functions --------------------------------------------------------------------
+declare -A versions=()
+resolve_version() {  # the enabled version every function pins, asked once per run
+  if [ -z "${versions[$1]:-}" ]; then
+    ask "<version of $1>" "$PYTHON" "$SECRETS" version "$1" --project="$project" || exit 1
+    [[ $answer =~ ^[0-9]+$ ]] || $dry_run ||
+      die "no enabled version of $1: run $PYTHON $SECRETS create --project=$project"
+    versions[$1]=$answer
+  fi
+}
+
+check_knobs() {  # what gcloud would only refuse at deploy time
+  local fn=$1 name
+  [[ $(knob CONCURRENCY "$fn") =~ ^[1-9][0-9]*$ ]] ||
+    die "CONCURRENCY_${fn^^}: must be a whole number >= 1"
+  [[ $(knob CONCURRENCY "$fn") == 1 || $(knob CPU "$fn") =~ ^[1-9][0-9]*(\.[0-9]+)?$ ]] ||
+    die "CONCURRENCY_${fn^^} > 1 needs CPU_${fn^^} >= 1 (below 1 vCPU: one request at a time)"
+  for name in MAX_INSTANCES MIN_INSTANCES; do
+    [[ $(knob "$name" "$fn") =~ ^[0-9]+$ ]] || die "${name}_${fn^^}: must be a whole number"
+  done
+}
+
+secrets_of() {  # the Secret Manager secrets a function reads
+  case "$1" in chat) echo GEMINI_API_KEY SECRET_KEY ;; auth) echo SECRET_KEY ;; esac
+}
+
+deploy_function() {
+  local fn=$1 sa="$1-fn@$project.iam.gserviceaccount.com" roles=() secrets=() envs=()
+  read -ra secrets <<< "$(secrets_of "$fn")"
+  case "$fn" in
+    chat) roles=(roles/datastore.user)
+      # verify_id_token(check_revoked=True) reads the user: firebaseauth.users.get
+      [[ $(setting CHECK_REVOKED false) =~ ^(1|true|yes|on)$ ]] &&
+        roles+=(roles/firebaseauth.viewer) ;;
+    # Revoking sessions updates the user (firebaseauth.users.update): no predefined role short of
+    # Firebase Authentication Admin (or its twin, editor) grants that.
+    auth) roles=(roles/datastore.user roles/firebaseauth.admin) ;;
+  esac
+  local concurrency cpu name
+  concurrency=$(knob CONCURRENCY "$fn") cpu=$(knob CPU "$fn")
+  envs=(APP_ENV=production "THREADS=$concurrency" "ALLOWED_ORIGINS=$origins")
+  if [ "$fn" != health ]; then
+    envs+=("FIREBASE_PROJECT_ID=$project" RATE_LIMIT_STORAGE=firestore://rate_limits)
+  fi
+  if [ "$fn" = chat ]; then
+    envs+=("REQUIRE_AUTH=$(setting REQUIRE_AUTH true)"
+           "GEMINI_MODEL=$(setting GEMINI_MODEL gemini-2.5-flash)")
+  fi
+  local entry
+  for entry in "${APP_SETTINGS[@]}"; do
+    name=${entry%% *}
+    [[ " ${entry#* } " == *" $fn "* && -n ${conf[$name]:-} ]] && envs+=("$name=${conf[$name]}")
+  done
+  # gcloud splits --set-env-vars on commas, and ALLOWED_ORIGINS holds some: pick a delimiter that
+  # no value contains (`gcloud topic escaping`).
+  local delimiter="" candidate
+  for candidate in '##' '@@' '~~' '%%'; do
+    [[ "${envs[*]}" == *"$candidate"* ]] || { delimiter=$candidate; break; }
+  done
+  [ -n "$delimiter" ] || die "a setting contains all of ## @@ ~~ %%; gcloud cannot take it"
+  local joined
+  joined=$(IFS=$'\n'; echo "${envs[*]}")
+  joined="^$delimiter^${joined//$'\n'/$delimiter}"
+
+  probe gcloud iam service-accounts describe "$sa" \
+    --project="$project" --format='value(email)' ||
+    note="only if the describe above failed" run gcloud iam service-accounts create "$fn-fn" \
+      --project="$project" --display-name="Jette $fn function" \
+      --description="Runtime identity of the $fn Cloud Function (deploy.sh)"
+  local role secret pins=()
+  for role in "${roles[@]}"; do
+    run_retrying gcloud projects add-iam-policy-binding "$project" \
+      --member="serviceAccount:$sa" --role="$role" --condition=None --format=none
+  done
+  for secret in "${secrets[@]}"; do
+    pins+=("$secret=$secret:${versions[$secret]}")
+    run_retrying "$PYTHON" "$SECRETS" bind "$secret" --project="$project" \
+      --member="serviceAccount:$sa"
+  done
+  local secret_flag=--clear-secrets
+  [ ${#pins[@]} -eq 0 ] || secret_flag="--set-secrets=$(IFS=,; echo "${pins[*]}")"
+
+  run "$PYTHON" scripts/stage_function.py "$fn" "build/deploy/$fn"
+  run gcloud functions deploy "$fn" --gen2 --runtime=python312 --region="$region" \
+    --source="build/deploy/$fn" --entry-point="$fn" --trigger-http --allow-unauthenticated \
+    --service-account="$sa" --memory="$(knob MEMORY "$fn")" --cpu="$cpu" \
+    --concurrency="$concurrency" --max-instances="$(knob MAX_INSTANCES "$fn")" \
+    --min-instances="$(knob MIN_INSTANCES "$fn")" --timeout="$(knob TIMEOUT "$fn")" \
+    --set-env-vars="$joined" "$secret_flag" --project="$project" --quiet
+}
+
+run_retrying() {  # a fresh service account takes a while to be visible to IAM
+  local attempt
+  for attempt in 1 2 3 4; do
+    if run "$@"; then return 0; fi
+    [ "$attempt" -lt 4 ] || return 1
+    echo "deploy: retrying in $((attempt * 10))s" >&2; sleep $((attempt * 10))
+  done
+}
+
+enable_ttl() {  # Firestore deletes old rate-limit windows by their expire_at
+  ask "" gcloud firestore fields ttls list --collection-group=rate_limits --project="$project" \
+    --format='value(name)' || true
+  [[ $answer == *"/fields/expire_at"* ]] && return 0
+  note="only if expire_at is not the TTL field yet" run gcloud firestore fields ttls update \
+    expire_at --collection-group=rate_limits --enable-ttl --async --project="$project"
+}
+
+# --- hosting ----------------------------------------------------------------------------------
+deploy_hosting() {
+  ask "<chat-url>" gcloud functions describe chat --gen2 --region="$region" --project="$project" \
+    --format='value(serviceConfig.uri)' || answer=""
+  [ -n "$answer" ] ||
+    die "the chat function is not deployed in $region:" \
+      "run ./deploy.sh chat --project $project first"
+  local chat_url=$answer limits=() name
+  for name in MAX_MESSAGE_CHARS MAX_HISTORY_MESSAGES MAX_REQUEST_BYTES; do
+    [ -z "${conf[$name]:-}" ] || limits+=("$name=${conf[$name]}")
+  done
+  run npm --prefix hosting run build
+  local app_config="{\"chatUrl\": \"${chat_url%/}/\"}"
+  [ ${#limits[@]} -eq 0 ] || app_config+=" with limits ${limits[*]}"
+  say "write hosting/dist/config.json: $app_config"
+  say "write build/firebase.deploy.json: firebase.json with connect-src ${chat_url%/}," \
+    "frame-src https://$project.firebaseapp.com, rewrites to $region," \
+    "public = absolute hosting/dist"
+  if ! $dry_run; then
+    "$PYTHON" - "$chat_url" "$project" "$region" "${limits[@]}" <<'PY'
+"""Write hosting/dist/config.json and build/firebase.deploy.json (see deploy.sh)."""
+import json
+import pathlib
+import sys
+from urllib.parse import urlsplit
+
+chat_url, project, region, *limits = sys.argv[1:]
+url = chat_url.strip().rstrip("/") + "/"
+parts = urlsplit(url)
+if parts.scheme != "https" or not parts.netloc or parts.path != "/":
+    sys.exit(f"deploy: the chat function's URL is not an https origin: {chat_url!r}")
+camel = {"MAX_MESSAGE_CHARS": "maxMessageChars", "MAX_HISTORY_MESSAGES": "maxHistoryMessages",
+         "MAX_REQUEST_BYTES": "maxRequestBytes"}
+app_config = {"chatUrl": url}
+if limits:
+    app_config["limits"] = {camel[k]: int(v) for k, v in (item.split("=", 1) for item in limits)}
+pathlib.Path("hosting/dist/config.json").write_text(json.dumps(app_config, indent=2) + "\n")
+
+
+def narrow(csp, directive, wildcard, exact):
+    rules = [rule.split() for rule in csp.split(";")]
+    for tokens in rules:
+        if tokens[:1] == [directive]:
+            if wildcard not in tokens:
+                sys.exit(f"deploy: firebase.json's CSP {directive} has no {wildcard} to narrow")
+            tokens[:] = [exact if token == wildcard else token for token in tokens]
+    return "; ".join(" ".join(tokens) for tokens in rules)
+
+
+config = json.loads(pathlib.Path("firebase.json").read_text())
+hosting = config["hosting"]
+hosting["public"] = str(pathlib.Path(hosting["public"]).resolve())  # --config moves the root
+for rewrite in hosting.get("rewrites", []):
+    if "run" in rewrite:
+        rewrite["run"]["region"] = region
+narrowed = 0
+for rule in hosting.get("headers", []):
+    for header in rule["headers"]:
+        if header["key"] == "Content-Security-Policy":
+            csp = narrow(header["value"], "connect-src", "https://*.a.run.app",
+                         f"https://{parts.netloc}")
+            header["value"] = narrow(csp, "frame-src", "https://*.firebaseapp.com",
+                                     f"https://{project}.firebaseapp.com")
+            narrowed += 1
+if not narrowed:
+    sys.exit("deploy: firebase.json has no Content-Security-Policy header to narrow")
+pathlib.Path("build").mkdir(exist_ok=True)
+pathlib.Path("build/firebase.deploy.json").write_text(json.dumps(config, indent=2) + "\n")
+PY
+  fi
+  run "$FIREBASE" deploy --only hosting --project "$project" --config build/firebase.deploy.json
+}
+
+# --- preflight (skipped in a dry run) ---------------------------------------------------------
+case "$target" in
+  all) functions=(health auth chat) ;; hosting) functions=() ;; *) functions=("$target") ;;
+esac
+for fn in "${functions[@]}"; do check_knobs "$fn"; done
+if ! $dry_run; then
+  command -v gcloud >/dev/null ||
+    die "gcloud not found: install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)"
+  [ -x "$PYTHON" ] || die "$PYTHON not found: run ./scripts/setup.sh first"
+  apis=(cloudfunctions)
+  if [ ${#functions[@]} -gt 0 ]; then
+    [ -f "$SECRETS" ] || die "$SECRETS not found: this checkout is incomplete"
+    apis+=(run cloudbuild artifactregistry secretmanager firestore iam cloudresourcemanager)
+  fi
+  if [ "$target" = hosting ] || [ "$target" = all ]; then
+    if ! { [ -x "$FIREBASE" ] && command -v npm >/dev/null && [ -d hosting/node_modules ]; }; then
+      die "firebase-tools or the web app's packages are missing: run ./scripts/setup.sh first"
+    fi
+    apis+=(firebasehosting)
+  fi
+  [ -n "$(gcloud auth list --filter=status:ACTIVE --format='value(account)' 2>/dev/null)" ] ||
+    die "gcloud is not logged in: run gcloud auth login (and gcloud auth application-default login)"
+  enabled=$(gcloud services list --enabled --project="$project" --format='value(config.name)' \
+    2>/dev/null) || die "cannot list the APIs of project $project: check the id and your access" \
+    "(gcloud projects describe $project)"
+  missing=()
+  for api in "${apis[@]}"; do
+    grep -qx "$api.googleapis.com" <<< "$enabled" || missing+=("$api.googleapis.com")
+  done
+  [ ${#missing[@]} -eq 0 ] ||
+    die "APIs not enabled in $project: run gcloud services enable ${missing[*]} --project=$project"
+fi
+
+# Read every secret version first: a missing secret stops the run before anything changes.
+for fn in "${functions[@]}"; do
+  for secret in $(secrets_of "$fn"); do resolve_version "$secret"; done
+done
+for fn in "${functions[@]}"; do deploy_function "$fn"; done
+[[ " ${functions[*]} " == *" chat "* || " ${functions[*]} " == *" auth "* ]] && enable_ttl
+if [ "$target" = hosting ] || [ "$target" = all ]; then deploy_hosting; fi
+settings_from=$env_file
+[ -f "$env_file" ] || settings_from="the defaults (no $env_file)"
+$dry_run || echo "deploy: done: $target in $project, $region, settings from $settings_from" >&2
