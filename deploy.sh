@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 PYTHON=.venv/bin/python
 FIREBASE=node_modules/.bin/firebase
-SECRETS=scripts/secrets.py
+SECRETS=scripts/manage_secrets.py
 # Every setting deploy.env may hold, and the functions that read each one; passed only when set.
 APP_SETTINGS=(
   "LOG_LEVEL chat auth health" "TRUSTED_PROXY_HOPS chat auth health"

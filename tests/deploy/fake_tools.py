@@ -1,4 +1,4 @@
-"""Stand-ins for gcloud, npm, firebase, scripts/secrets.py and sleep in a deploy sandbox: each call's
+"""Stand-ins for gcloud, npm, firebase, scripts/manage_secrets.py and sleep in a deploy sandbox: each call's
 argv goes to a JSON-lines log, and the read-only calls answer from a small JSON state.
 
 `python fake_tools.py TOOL ARGV...` plays TOOL and records ARGV (the command line as deploy.sh
@@ -99,7 +99,7 @@ def sleep(args: list[str], state: dict, record: dict) -> int:
     return 0  # recorded, not waited for
 
 
-TOOLS = {"gcloud": gcloud, "npm": npm, "firebase": firebase, "secrets.py": secrets_tool,
+TOOLS = {"gcloud": gcloud, "npm": npm, "firebase": firebase, "manage_secrets.py": secrets_tool,
          "sleep": sleep}
 
 
@@ -108,7 +108,7 @@ def main(tool: str, argv: list[str]) -> int:
     state_path = pathlib.Path(os.environ["FAKE_STATE"])
     state = json.loads(state_path.read_text()) if state_path.exists() else default_state()
     record = {"argv": argv}
-    program_words = 2 if tool == "secrets.py" else 1  # python scripts/secrets.py ...
+    program_words = 2 if tool == "manage_secrets.py" else 1  # python scripts/manage_secrets.py ...
     code = TOOLS[tool](argv[program_words:], state, record)
     with open(os.environ["FAKE_LOG"], "a") as log:
         log.write(json.dumps(record) + "\n")

@@ -1,5 +1,5 @@
 """The deploy sandbox: a copy of what deploy.sh reads (the real staging script and functions
-included), with gcloud, npm, firebase, scripts/secrets.py and sleep replaced by recording fakes, and a
+included), with gcloud, npm, firebase, scripts/manage_secrets.py and sleep replaced by recording fakes, and a
 PATH of those fakes and a few system tools only: the real gcloud is never reachable from it.
 Also the helpers that read a plan."""
 
@@ -91,9 +91,9 @@ class Sandbox:
         (self.repo / ".venv").symlink_to(ROOT / ".venv")
         (self.repo / "hosting" / "node_modules").mkdir()
         fake = HERE / "fake_tools.py"
-        (self.repo / "scripts" / "secrets.py").write_text(
+        (self.repo / "scripts" / "manage_secrets.py").write_text(
             f"import sys\nsys.path.insert(0, {str(HERE)!r})\nimport fake_tools\n"
-            "sys.exit(fake_tools.main('secrets.py', sys.orig_argv))\n")
+            "sys.exit(fake_tools.main('manage_secrets.py', sys.orig_argv))\n")
         self._wrapper(self.bin / "gcloud", f"{fake} gcloud gcloud")
         self._wrapper(self.bin / "npm", f"{fake} npm npm")
         self._wrapper(self.bin / "sleep", f"{fake} sleep sleep")

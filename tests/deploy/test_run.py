@@ -127,7 +127,7 @@ def test_second_run_creates_nothing(sandbox):
     ("apis disabled", "APIs not enabled in demo: run gcloud services enable run.googleapis.com "
                       "secretmanager.googleapis.com --project=demo"),
     ("no secret version", "no enabled version of SECRET_KEY: run .venv/bin/python "
-                          "scripts/secrets.py create --project=demo"),
+                          "scripts/manage_secrets.py create --project=demo"),
 ])
 def test_preflight_failure_is_one_line_and_changes_nothing(sandbox, case, message):
     if case == "no gcloud":
