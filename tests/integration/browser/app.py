@@ -12,7 +12,9 @@ import time
 
 from tests.integration.harness import CANARIES, ROOT
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Every run writes its screenshots to build/ (ignored); the README shows the committed copies in
+# docs/screenshots — refresh them deliberately with: cp build/screenshots/*.png docs/screenshots/
+SCREENSHOTS = ROOT / "build" / "screenshots"
 
 # Runs in every frame before the page's own scripts; reports each violation to the test.
 CSP_LISTENER = """
