@@ -1,6 +1,7 @@
 """The README's screenshots, made by every run into build/screenshots (the committed copies are
-in docs/screenshots): a short conversation with Markdown and a highlighted code block, light and dark at 1280×800, and on a
-360×740 phone. Each is also a happy path: no console error, page error or CSP violation.
+in docs/screenshots): a short conversation with Markdown and a highlighted code block, light
+and dark at 1280×800, and on a 360×740 phone. Each is also a happy path: no console error,
+page error or CSP violation.
 """
 
 from __future__ import annotations
