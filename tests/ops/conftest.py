@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pathlib
+import secrets
 import shlex
 import subprocess
 import sys
@@ -31,7 +32,8 @@ from fake_secret_manager import serve  # noqa: E402  (devtools/, put on sys.path
 
 PROJECT = "jette-prod"
 REGION = "us-central1"
-CANARY = "AIzaCANARY-gemini-key-7f3e9a1b2c4d5e6f"
+# Shaped like a Gemini key but made at run time, so no key-looking literal is ever committed.
+CANARY = "AIza" + "CANARY-gemini-key-" + secrets.token_hex(8)
 SA = {fn: f"{fn}-fn@{PROJECT}.iam.gserviceaccount.com" for fn in ("chat", "auth", "health")}
 
 
