@@ -217,8 +217,10 @@ def _rate_refusal(items, counts, now: float) -> ApiError | None:
     if not over:
         return None
     item, end = max(over, key=lambda pair: pair[1])  # wait for the longest window that is full
+    # Stores round expiries (Redis keeps whole seconds): never promise more than one window.
+    wait = min(_seconds_until(end, now), item.get_expiry())
     return ApiError("rate_limited", f"Too many requests: the limit is {item}. Please wait.",
-                    retry_after=_seconds_until(end, now), reason=f"rate:{item}")
+                    retry_after=wait, reason=f"rate:{item}")
 
 
 def _budget_refusal(config: Config, used: int, global_used: int, keys: _Keys,

@@ -43,6 +43,22 @@ def test_31st_request_in_a_minute_is_rate_limited_with_an_honest_retry_after():
     assert error.headers()["Retry-After"] == str(error.retry_after)
 
 
+def test_retry_after_never_exceeds_the_window_when_a_store_rounds_expiry_up():
+    # Redis reports a key's TTL in whole (rounded) seconds: the window's end can look later
+    # than it is. Retry-After stays within one window.
+    class RoundingStore:
+        def incr_many(self, ops):
+            return [(1000, time.time() + expiry + 0.7) for _, expiry, _ in ops]
+
+        def add_many(self, ops):
+            pass
+
+    quota = make_quota(RATE_LIMITS="30/minute")
+    quota._store = RoundingStore()
+    error = refusal(quota.admit_chat, "uid:r")
+    assert error.code == "rate_limited" and error.retry_after == 60
+
+
 def test_default_limits_are_the_issue_s():
     quota = make_quota()
     assert [str(item) for item in quota.chat_items] == [
