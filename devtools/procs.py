@@ -16,7 +16,9 @@ import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "functions"))
 
+from core.config import ENV_VARIABLES  # noqa: E402
 from stage_function import stage  # noqa: E402
 
 
@@ -230,13 +232,4 @@ def start_standin(port: int, log_path: pathlib.Path, chunk_delay: float = 0.05) 
 
 
 # Variables a function reads: the stack sets them explicitly, never inherits them by accident.
-STACK_VARIABLES = {
-    "APP_ENV", "GEMINI_API_KEY", "GEMINI_MODEL", "GEMINI_BASE_URL", "SECRET_KEY", "REQUIRE_AUTH",
-    "ALLOWED_ORIGINS", "ALLOWED_EMAILS", "ALLOWED_DOMAINS", "FIREBASE_PROJECT_ID",
-    "GOOGLE_CLOUD_PROJECT", "FIREBASE_AUTH_EMULATOR_HOST", "SYSTEM_PROMPT", "MAX_REQUEST_BYTES",
-    "MAX_MESSAGE_CHARS", "MAX_HISTORY_MESSAGES", "MAX_OUTPUT_TOKENS", "GEMINI_TIMEOUT_S",
-    "CHECK_REVOKED", "CHAT_ENABLED", "TRUSTED_PROXY_HOPS", "LOG_LEVEL", "DEBUG", "FLASK_DEBUG",
-    "GUNICORN_LOG_LEVEL", "RATE_LIMITS", "AUTH_RATE_LIMITS", "RATE_LIMIT_STORAGE",
-    "DAILY_TOKEN_BUDGET", "GLOBAL_DAILY_TOKEN_BUDGET", "MAX_CONCURRENT_STREAMS_PER_USER",
-    "FIRESTORE_EMULATOR_HOST",
-}
+STACK_VARIABLES = ENV_VARIABLES

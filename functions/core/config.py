@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["Config", "ConfigError", "load_config"]
+__all__ = ["Config", "ConfigError", "ENV_VARIABLES", "load_config"]
 
 # Which secrets and settings each deployed function needs (and nothing more).
 _NEEDS = {
@@ -23,6 +23,18 @@ _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "your-secret-key", "
                       "placeholder", "example", "insecure", "replace-me", "replace_me")
 _PLACEHOLDER_KEYS = {"dev", "secret", "secret_key", "secretkey", "password", "test", "default"}
 _DEBUG_FLAGS = ("DEBUG", "FLASK_DEBUG")
+# Every environment variable load_config reads, for tools that must set or clear them all
+# (the local stack, tests); tests/unit/test_config.py checks that nothing else is read.
+ENV_VARIABLES = frozenset({
+    "APP_ENV", "SECRET_KEY", "REQUIRE_AUTH", "ALLOWED_ORIGINS", "ALLOWED_EMAILS",
+    "ALLOWED_DOMAINS", "FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "CHECK_REVOKED",
+    "CHAT_ENABLED", "GEMINI_API_KEY", "GEMINI_MODEL", "GEMINI_BASE_URL", "SYSTEM_PROMPT",
+    "MAX_REQUEST_BYTES", "MAX_MESSAGE_CHARS", "MAX_HISTORY_MESSAGES", "MAX_OUTPUT_TOKENS",
+    "GEMINI_TIMEOUT_S", "TRUSTED_PROXY_HOPS", "LOG_LEVEL", "GUNICORN_LOG_LEVEL",
+    "FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "RATE_LIMITS", "AUTH_RATE_LIMITS",
+    "RATE_LIMIT_STORAGE", "DAILY_TOKEN_BUDGET", "GLOBAL_DAILY_TOKEN_BUDGET",
+    "MAX_CONCURRENT_STREAMS_PER_USER", *_DEBUG_FLAGS,
+})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 DEFAULT_MODEL = "gemini-2.5-flash"

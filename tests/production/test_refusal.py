@@ -7,7 +7,6 @@ All processes of the matrix run at once (each one's import of google-genai costs
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import secrets
@@ -21,12 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from core.config import ENV_VARIABLES
+from stage_function import stage
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("stage_function",
-                                               ROOT / "scripts" / "stage_function.py")
-_stage_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_stage_module)
 
 FUNCTIONS_FRAMEWORK = Path(sys.executable).with_name("functions-framework")
 START_TIMEOUT_S = 20.0
@@ -40,12 +36,9 @@ SECURE_PRODUCTION = {
     "GEMINI_BASE_URL": "http://127.0.0.1:9",
 }
 # Variables the functions or the framework read: never inherited from the test's environment.
-_APP_PREFIXES = ("GEMINI_", "FIREBASE_", "ALLOWED_", "MAX_", "GUNICORN_", "FUNCTION_", "FLASK_",
-                 "RATE_LIMIT", "AUTH_RATE_LIMITS", "DAILY_", "GLOBAL_DAILY_", "FIRESTORE_")
-_APP_VARS = {"APP_ENV", "SECRET_KEY", "REQUIRE_AUTH", "GOOGLE_CLOUD_PROJECT", "CHECK_REVOKED",
-             "CHAT_ENABLED", "SYSTEM_PROMPT", "DEBUG", "LOG_LEVEL", "TRUSTED_PROXY_HOPS",
-             "ENTRY_POINT", "LOG_EXECUTION_ID", "PORT", "HOST", "K_SERVICE",
-             "GOOGLE_APPLICATION_CREDENTIALS", "PYTHONPATH"}
+_FRAMEWORK_PREFIXES = ("GUNICORN_", "FUNCTION_", "FLASK_")
+_APP_VARS = ENV_VARIABLES | {"ENTRY_POINT", "LOG_EXECUTION_ID", "PORT", "HOST", "K_SERVICE",
+                             "GOOGLE_APPLICATION_CREDENTIALS", "PYTHONPATH"}
 # Values that would be a leak if printed (the rule may quote '*' or DEBUG; those are not secrets).
 _SECRET_VARS = ("SECRET_KEY", "GEMINI_API_KEY", "FIREBASE_AUTH_EMULATOR_HOST", "ALLOWED_ORIGINS")
 
@@ -95,7 +88,7 @@ class Outcome:
 
 def clean_env(changes: dict) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items()
-           if name not in _APP_VARS and not name.startswith(_APP_PREFIXES)}
+           if name not in _APP_VARS and not name.startswith(_FRAMEWORK_PREFIXES)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(SECURE_PRODUCTION)
     for name, value in changes.items():
@@ -176,7 +169,7 @@ def stop_group(process: subprocess.Popen) -> None:
 def outcomes(tmp_path_factory, ambient_credentials) -> dict[str, Outcome]:
     """Every refusal case plus the secure control, run concurrently, once."""
     root = tmp_path_factory.mktemp("refusal")
-    sources = {name: _stage_module.stage(name, root / name) for name in ("chat", "auth")}
+    sources = {name: stage(name, root / name) for name in ("chat", "auth")}
     # As on Cloud Functions, credentials exist (production keeps its limits in Firestore).
     adc = {"GOOGLE_APPLICATION_CREDENTIALS": str(ambient_credentials)}
     jobs = {name: (sources[case.target], case.target, {**clean_env(case.changes), **adc}, False)

@@ -8,7 +8,6 @@ signature/iat/exp checks and firebase-admin's aud/iss/alg/kid checks all run unc
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
@@ -22,26 +21,18 @@ from pathlib import Path
 
 import functions_framework
 import pytest
+from core.config import ENV_VARIABLES
 from firebase_admin import _token_gen
+from stage_function import stage
 
 from .id_tokens import (CERT_URL, EMAIL, NAME, PICTURE, PROJECT, UID, CertEndpoint, SigningKey,
                         b64url, emulator_token, encode_jwt, firebase_claims, hs256, id_token,
                         new_signing_key, rs256)
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("stage_function",
-                                               ROOT / "scripts" / "stage_function.py")
-_stage_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_stage_module)
 
 SUBJECT = re.compile(r"^(ip|uid):[0-9a-f]{24}$")
 # Every variable the functions read (plus the framework's legacy switches): none is inherited.
-APP_VARS = ("APP_ENV", "SECRET_KEY", "REQUIRE_AUTH", "ALLOWED_ORIGINS", "ALLOWED_EMAILS",
-            "ALLOWED_DOMAINS", "FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT",
-            "FIREBASE_AUTH_EMULATOR_HOST", "CHECK_REVOKED", "CHAT_ENABLED", "GEMINI_API_KEY",
-            "GEMINI_MODEL", "GEMINI_BASE_URL", "SYSTEM_PROMPT", "DEBUG", "FLASK_DEBUG",
-            "LOG_LEVEL", "GUNICORN_LOG_LEVEL", "TRUSTED_PROXY_HOPS", "ENTRY_POINT",
-            "LOG_EXECUTION_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+APP_VARS = ENV_VARIABLES | {"ENTRY_POINT", "LOG_EXECUTION_ID", "GOOGLE_APPLICATION_CREDENTIALS"}
 
 
 @dataclass
@@ -71,7 +62,7 @@ def _auth_header(authorization: str | None) -> dict:
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("staged")
-    return {name: _stage_module.stage(name, root / name) for name in ("auth", "chat")}
+    return {name: stage(name, root / name) for name in ("auth", "chat")}
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from core.config import DEFAULT_SYSTEM_PROMPT, ConfigError, load_config
@@ -255,3 +257,27 @@ def test_repr_hides_secrets_and_system_prompt():
         assert hidden not in text
     for field in ("secret_key", "gemini_api_key", "system_prompt"):
         assert field not in text
+
+
+class _RecordingEnvironment(dict):
+    def __init__(self, values):
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, name, default=None):
+        self.read.add(name)
+        return super().get(name, default)
+
+
+@pytest.mark.parametrize("function", ["chat", "auth", "health"])
+@pytest.mark.parametrize("app_env", ["production", "development"])
+def test_env_variables_names_everything_config_reads(function, app_env):
+    from core.config import ENV_VARIABLES
+
+    environ = _RecordingEnvironment({
+        "APP_ENV": app_env, "SECRET_KEY": secrets.token_urlsafe(48),
+        "ALLOWED_ORIGINS": "https://app.example", "FIREBASE_PROJECT_ID": "p",
+        "GEMINI_API_KEY": "k"})
+    load_config(function, environ)
+    assert environ.read <= ENV_VARIABLES
+    assert len(environ.read) > 20  # it really read through the recorder
