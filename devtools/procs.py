@@ -160,6 +160,8 @@ def wait_ready(service: Service, is_ready, timeout: float, error: type[Exception
 def serve_until_interrupted(service: Service, ready_line: str) -> int:
     """The command-line mode of a tool: print `ready_line`, run until Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Started from a background job, a process inherits SIGINT ignored: Ctrl-C must still stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with service:
         print(ready_line, flush=True)
         try:
