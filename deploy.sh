@@ -21,15 +21,40 @@ APP_SETTINGS=(
   "SYSTEM_PROMPT chat" "MAX_OUTPUT_TOKENS chat" "GEMINI_TIMEOUT_S chat"
   "MAX_REQUEST_BYTES chat" "MAX_MESSAGE_CHARS chat" "MAX_HISTORY_MESSAGES chat"
 )
-DEPLOY_SETTINGS=(REGION EXTRA_ORIGINS REQUIRE_AUTH GEMINI_MODEL MIN_INSTANCES)
+DEPLOY_SETTINGS=(REGION EXTRA_ORIGINS REQUIRE_AUTH GEMINI_MODEL MIN_INSTANCES APP_CHECK
+                 APP_CHECK_SITE_KEY)
 for fn in CHAT AUTH HEALTH; do
   for knob in MEMORY CPU CONCURRENCY MAX_INSTANCES MIN_INSTANCES TIMEOUT; do
     DEPLOY_SETTINGS+=("${knob}_$fn")
   done
 done
 
+# With a reCAPTCHA Enterprise site key (APP_CHECK_SITE_KEY), the Hosting CSP gains exactly these
+# (the web app's App Check: the reCAPTCHA script and frame, and the token exchange).
+APP_CHECK_CSP=(
+  "script-src https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/"
+  "frame-src https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/"
+  "connect-src https://content-firebaseappcheck.googleapis.com"
+)
+
 usage="usage: ./deploy.sh [chat|auth|health|hosting|all] --project ID [--region R] [--dry-run]"
 die() { echo "deploy: $*" >&2; exit 1; }
+space=$' \t\n\r\v\f'  # what the settings' rules ignore around a value (ASCII, as core/config.py)
+trimmed() { local v=$1; v=${v#"${v%%[!"$space"]*}"}; echo "${v%"${v##*[!"$space"]}"}"; }
+# The one boolean rule, core/config.py's parse_bool (tests/deploy/test_booleans.py): ignoring case
+# and surrounding whitespace, 1/true/yes/on is true and 0/false/no/off or empty is false; any
+# other value stops the deploy, naming the setting.
+is_true() {  # is_true NAME VALUE [DEFAULT]: empty means DEFAULT (false when not given)
+  local value=${2,,}
+  value=${value#"${value%%[!"$space"]*}"}; value=${value%"${value##*[!"$space"]}"}
+  [ -n "$value" ] || value=${3:-false}
+  case "$value" in
+    1|true|yes|on) return 0 ;;
+    0|false|no|off) return 1 ;;
+    *) die "$1: must be true or false (1, true, yes, on or 0, false, no, off, in any case;" \
+         "empty means the default)" ;;
+  esac
+}
 
 target=all project="" region_flag="" dry_run=false
 while [ $# -gt 0 ]; do
@@ -78,6 +103,18 @@ for origin in "${extra[@]}"; do
     die "EXTRA_ORIGINS: each entry must be an exact https origin like https://chat.example.com"
   origins+=",$origin"
 done
+for name in REQUIRE_AUTH CHECK_REVOKED CHAT_ENABLED; do
+  is_true "$name" "${conf[$name]:-}" || true  # refuses what the functions would refuse at start
+done
+# App Check (chat and auth; the web app needs the site key to get tokens at all).
+app_check=$(trimmed "$(setting APP_CHECK off)") site_key=$(trimmed "$(setting APP_CHECK_SITE_KEY "")")
+app_check=${app_check,,}
+[[ $app_check =~ ^(off|monitor|enforce)$ ]] || die "APP_CHECK: must be off, monitor or enforce"
+[[ -z $site_key || $site_key =~ ^[A-Za-z0-9_-]{20,100}$ ]] ||
+  die "APP_CHECK_SITE_KEY: not a reCAPTCHA Enterprise site key (20-100 letters, digits, - or _)"
+[[ $app_check != enforce || -n $site_key ]] ||
+  die "APP_CHECK=enforce needs APP_CHECK_SITE_KEY: without it the web app gets no App Check" \
+    "tokens and chat and auth refuse every request"
 
 # Per-function knob: <KNOB>_<FN> from deploy.env, else this default.
 knob() {  # knob KNOB FN
@@ -149,8 +186,9 @@ deploy_function() {
   case "$fn" in
     chat) roles=(roles/datastore.user)
       # verify_id_token(check_revoked=True) reads the user: firebaseauth.users.get
-      [[ $(setting CHECK_REVOKED false) =~ ^(1|true|yes|on)$ ]] &&
-        roles+=(roles/firebaseauth.viewer) ;;
+      if is_true CHECK_REVOKED "$(setting CHECK_REVOKED false)"; then
+        roles+=(roles/firebaseauth.viewer)
+      fi ;;
     # Revoking sessions updates the user (firebaseauth.users.update): no predefined role short of
     # Firebase Authentication Admin (or its twin, editor) grants that.
     auth) roles=(roles/datastore.user roles/firebaseauth.admin) ;;
@@ -159,7 +197,8 @@ deploy_function() {
   concurrency=$(knob CONCURRENCY "$fn") cpu=$(knob CPU "$fn")
   envs=(APP_ENV=production "THREADS=$concurrency" "ALLOWED_ORIGINS=$origins")
   if [ "$fn" != health ]; then
-    envs+=("FIREBASE_PROJECT_ID=$project" RATE_LIMIT_STORAGE=firestore://rate_limits)
+    envs+=("FIREBASE_PROJECT_ID=$project" RATE_LIMIT_STORAGE=firestore://rate_limits
+           "APP_CHECK=$app_check")
   fi
   if [ "$fn" = chat ]; then
     envs+=("REQUIRE_AUTH=$(setting REQUIRE_AUTH true)"
@@ -237,21 +276,28 @@ deploy_hosting() {
     [ -z "${conf[$name]:-}" ] || limits+=("$name=${conf[$name]}")
   done
   run npm --prefix hosting run build
-  local app_config="{\"chatUrl\": \"${chat_url%/}/\"}"
+  local app_config="{\"chatUrl\": \"${chat_url%/}/\"" csp_extra=() extra_text="" rule
+  [ -z "$site_key" ] || app_config+=", \"appCheckSiteKey\": \"$site_key\""
+  app_config+="}"
   [ ${#limits[@]} -eq 0 ] || app_config+=" with limits ${limits[*]}"
+  if [ -n "$site_key" ]; then
+    csp_extra=("${APP_CHECK_CSP[@]}")
+    for rule in "${csp_extra[@]}"; do extra_text+=", ${rule%% *} += ${rule#* }"; done
+  fi
   say "write hosting/dist/config.json: $app_config"
   say "write build/firebase.deploy.json: firebase.json with connect-src ${chat_url%/}," \
     "frame-src https://$project.firebaseapp.com, rewrites to $region," \
-    "public = absolute hosting/dist"
+    "public = absolute hosting/dist$extra_text"
   if ! $dry_run; then
-    "$PYTHON" - "$chat_url" "$project" "$region" "${limits[@]}" <<'PY'
+    "$PYTHON" - "$chat_url" "$project" "$region" "$site_key" "${limits[*]}" "${csp_extra[@]}" <<'PY'
 """Write hosting/dist/config.json and build/firebase.deploy.json (see deploy.sh)."""
 import json
 import pathlib
 import sys
 from urllib.parse import urlsplit
 
-chat_url, project, region, *limits = sys.argv[1:]
+chat_url, project, region, site_key, limits, *csp_extra = sys.argv[1:]
+limits = limits.split()
 url = chat_url.strip().rstrip("/") + "/"
 parts = urlsplit(url)
 if parts.scheme != "https" or not parts.netloc or parts.path != "/":
@@ -261,6 +307,8 @@ camel = {"MAX_MESSAGE_CHARS": "maxMessageChars", "MAX_HISTORY_MESSAGES": "maxHis
 app_config = {"chatUrl": url}
 if limits:
     app_config["limits"] = {camel[k]: int(v) for k, v in (item.split("=", 1) for item in limits)}
+if site_key:
+    app_config["appCheckSiteKey"] = site_key
 pathlib.Path("hosting/dist/config.json").write_text(json.dumps(app_config, indent=2) + "\n")
 
 
@@ -271,6 +319,16 @@ def narrow(csp, directive, wildcard, exact):
             if wildcard not in tokens:
                 sys.exit(f"deploy: firebase.json's CSP {directive} has no {wildcard} to narrow")
             tokens[:] = [exact if token == wildcard else token for token in tokens]
+    return "; ".join(" ".join(tokens) for tokens in rules)
+
+
+def extend(csp, directive, sources):
+    rules = [rule.split() for rule in csp.split(";")]
+    if not any(tokens[:1] == [directive] for tokens in rules):
+        sys.exit(f"deploy: firebase.json's CSP has no {directive} to extend")
+    for tokens in rules:
+        if tokens[:1] == [directive]:
+            tokens.extend(source for source in sources if source not in tokens)
     return "; ".join(" ".join(tokens) for tokens in rules)
 
 
@@ -286,8 +344,12 @@ for rule in hosting.get("headers", []):
         if header["key"] == "Content-Security-Policy":
             csp = narrow(header["value"], "connect-src", "https://*.a.run.app",
                          f"https://{parts.netloc}")
-            header["value"] = narrow(csp, "frame-src", "https://*.firebaseapp.com",
-                                     f"https://{project}.firebaseapp.com")
+            csp = narrow(csp, "frame-src", "https://*.firebaseapp.com",
+                         f"https://{project}.firebaseapp.com")
+            for rule in csp_extra:  # App Check, only with a site key
+                directive, *sources = rule.split()
+                csp = extend(csp, directive, sources)
+            header["value"] = csp
             narrowed += 1
 if not narrowed:
     sys.exit("deploy: firebase.json has no Content-Security-Policy header to narrow")

@@ -3,9 +3,10 @@ and settings, the Firestore TTL policy, and the live site's security headers.
 
 Usage: .venv/bin/python scripts/doctor.py --project ID [--region R] [--site URL] [--origin URL]...
 Prints `✔ text` or `✘ text — fix: <command>` per check and exits 1 if any failed. It reads only:
-`gcloud` (env GCLOUD overrides the command), Secret Manager (metadata and IAM, never a value) and
-the site's response headers. It never prints a secret value, nor an environment value other
-than origins and service accounts.
+`gcloud` (env GCLOUD overrides the command), Secret Manager (metadata and IAM, never a value),
+the site's response headers and, when App Check is on, the web app's public /config.json. It
+never prints a secret value, nor an environment value other than origins, service accounts and
+the App Check mode. Settings are read by functions/core/config.py's own rules (one boolean rule).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shlex
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,14 +28,16 @@ SECRETS_OF = {"chat": ("GEMINI_API_KEY", "SECRET_KEY"), "auth": ("SECRET_KEY",),
 NEEDS_ORIGINS = ("chat", "auth")
 DEV_ONLY = ("FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "DEBUG", "FLASK_DEBUG",
             "GEMINI_BASE_URL")
-BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off", ""}  # as core/config.py reads
+APP_CHECK_CSP = "https://content-firebaseappcheck.googleapis.com"  # deploy.sh adds it with a key
 MAX_INSTANCES = {"chat": 5, "auth": 3, "health": 2}  # deploy.sh's defaults
 HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy",
            "Cross-Origin-Opener-Policy", "Strict-Transport-Security")
 
 
 sys.path.insert(0, _HERE)
+sys.path.insert(1, os.path.join(os.path.dirname(_HERE), "functions"))
 import manage_secrets as tool  # noqa: E402  (the secrets tool beside this file)
+from core.config import APP_CHECK_MODES, ConfigError, parse_bool  # noqa: E402  (stdlib only)
 
 
 class Report:
@@ -63,6 +67,20 @@ def gcloud(*args: str, project: str) -> tuple[object, str | None]:
         return None, "gcloud printed no JSON"
 
 
+def require_auth_state(env: dict) -> str:
+    """"on", "off" or "invalid": REQUIRE_AUTH as the function reads it (unset means on)."""
+    try:
+        return "on" if parse_bool("REQUIRE_AUTH", env.get("REQUIRE_AUTH"), True) else "off"
+    except ConfigError:
+        return "invalid"
+
+
+def app_check_mode(env: dict) -> str | None:
+    """APP_CHECK as the function reads it (unset or blank means off); None: it refuses to start."""
+    raw = (env.get("APP_CHECK") or "").strip().lower() or "off"
+    return raw if raw in APP_CHECK_MODES else None
+
+
 def check_function(report: Report, name: str, data: dict, args) -> None:
     service = data.get("serviceConfig") or {}
     env = service.get("environmentVariables") or {}
@@ -82,10 +100,9 @@ def check_function(report: Report, name: str, data: dict, args) -> None:
                  f"{name}: APP_ENV is {'missing' if 'APP_ENV' not in env else 'not production'}",
                  f"{update} --update-env-vars APP_ENV=production")
     if name == "chat" and not args.allow_anonymous:
-        raw = env.get("REQUIRE_AUTH", "true").strip().lower()
-        state = ("on" if raw in ("1", "true", "yes", "on") else
-                 "not true or false (the function refuses to start)" if raw not in BOOLEANS else
-                 "false: anyone can chat on your bill")
+        state = {"on": "on", "off": "false: anyone can chat on your bill",
+                 "invalid": "not true or false (the function refuses to start)"}[
+                     require_auth_state(env)]
         report.check(state == "on", f"{name}: REQUIRE_AUTH is {state}",
                      f"{update} --update-env-vars REQUIRE_AUTH=true (and REQUIRE_AUTH=true in "
                      "deploy.env), or pass --allow-anonymous if intended")
@@ -95,6 +112,11 @@ def check_function(report: Report, name: str, data: dict, args) -> None:
                                          else "no emulator, debug or stand-in settings"),
                  f"{update} --remove-env-vars {','.join(bad)}")
     check_origins(report, name, env, update, args)
+    if name in NEEDS_ORIGINS:  # chat and auth: App Check
+        mode = args.app_check[name] = app_check_mode(env)
+        report.check(mode is not None, f"{name}: APP_CHECK " + (
+            mode or "is not off, monitor or enforce (the function refuses to start)"),
+            f"{update} --update-env-vars APP_CHECK=off (and APP_CHECK in deploy.env)")
     most = service.get("maxInstanceCount") or 0
     report.check(int(most) > 0, f"{name}: max instances {most or 'not set (unbounded cost)'}",
                  f"{update} --max-instances {MAX_INSTANCES[name]}")
@@ -232,6 +254,7 @@ def check_site(report: Report, args) -> None:
     except (OSError, ValueError) as error:
         report.check(False, f"{args.site}: unreachable ({type(error).__name__})", fix)
         return
+    args.site_csp = headers.get("Content-Security-Policy") or ""
     for header in HEADERS:
         value = headers.get(header) or ""
         problem = ("missing" if not value else
@@ -241,6 +264,46 @@ def check_site(report: Report, args) -> None:
                    "has no max-age" if header == "Strict-Transport-Security"
                    and "max-age=" not in value.lower() else None)
         report.check(problem is None, f"{args.site}: {header} {problem or 'present'}", fix)
+
+
+def check_app_check(report: Report, args) -> None:
+    """chat and auth agree on APP_CHECK, and the web app can get tokens where they are needed."""
+    modes = {fn: mode for fn, mode in args.app_check.items() if mode is not None}
+    on = sorted(fn for fn, mode in modes.items() if mode != "off")
+    deploy = f"./deploy.sh all --project {args.project}"
+    if len(set(modes.values())) > 1:
+        report.check(False, "App Check differs: " + ", ".join(
+            f"{fn} {mode}" for fn, mode in sorted(modes.items())),
+            f"set APP_CHECK in deploy.env, then {deploy}")
+        return
+    if not on:
+        report.check(True, "App Check off on chat and auth" if modes else "App Check: not checked")
+        return
+    mode = modes[on[0]]
+    url = urllib.parse.urljoin(args.site, "/config.json")
+    try:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("not an http(s) URL")
+        with urllib.request.urlopen(url, timeout=20) as response:
+            key = json.loads(response.read(65536)).get("appCheckSiteKey")
+    except (OSError, ValueError, AttributeError) as error:
+        report.check(False, f"App Check {mode}: the web app's /config.json is unreadable "
+                     f"({type(error).__name__})", f"./deploy.sh hosting --project {args.project}")
+        return
+    if not key:
+        report.check(mode != "enforce", f"App Check {mode} on {', '.join(on)}, but the web app's "
+                     "/config.json has no appCheckSiteKey" + (
+                         " (every request from the web app is refused)" if mode == "enforce" else
+                         " (it sends no tokens yet)"),
+                     f"set APP_CHECK_SITE_KEY in deploy.env, then ./deploy.sh hosting --project "
+                     f"{args.project}")
+    elif args.site_csp is not None and APP_CHECK_CSP not in next(
+            (rule.split()[1:] for rule in args.site_csp.split(";")
+             if rule.split()[:1] == ["connect-src"]), []):
+        report.check(False, f"App Check {mode}: the site's CSP connect-src does not allow "
+                     f"{APP_CHECK_CSP}", f"./deploy.sh hosting --project {args.project}")
+    else:
+        report.check(True, f"App Check {mode} on {', '.join(on)}; the web app has a site key")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     args.site = args.site or f"https://{args.project}.web.app"
     args.origins = {f"https://{args.project}.web.app", f"https://{args.project}.firebaseapp.com",
                     *(o.rstrip("/") for o in args.origin)}
-    args.accounts, args.uses, args.storage = {}, {}, None
+    args.accounts, args.uses, args.storage, args.app_check = {}, {}, None, {}
+    args.site_csp = None  # the live site's CSP, once check_site has read it
     report = Report()
     described = {}
     with ThreadPoolExecutor(len(FUNCTIONS)) as pool:  # each gcloud start costs about a second
@@ -285,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     check_project_iam(report, args)
     check_ttl(report, args)
     check_site(report, args)
+    check_app_check(report, args)
     if report.failed:
         print(f"{report.failed} check(s) failed. A `gcloud run services update` fix changes the "
               "live service at once; ./deploy.sh FN re-applies deploy.env: keep it in line.")

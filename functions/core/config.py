@@ -5,13 +5,17 @@ Production is the default; an insecure production config raises ConfigError nami
 
 from __future__ import annotations
 
+import hmac
+import math
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["Config", "ConfigError", "ENV_VARIABLES", "load_config"]
+__all__ = ["Config", "ConfigError", "ENV_VARIABLES", "load_config", "parse_bool",
+           "secret_key_weakness"]
 
 # Which secrets and settings each deployed function needs (and nothing more).
 _NEEDS = {
@@ -33,11 +37,22 @@ ENV_VARIABLES = frozenset({
     "GEMINI_TIMEOUT_S", "TRUSTED_PROXY_HOPS", "LOG_LEVEL", "GUNICORN_LOG_LEVEL",
     "FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "RATE_LIMITS", "AUTH_RATE_LIMITS",
     "RATE_LIMIT_STORAGE", "DAILY_TOKEN_BUDGET", "GLOBAL_DAILY_TOKEN_BUDGET",
-    "MAX_CONCURRENT_STREAMS_PER_USER", *_DEBUG_FLAGS,
+    "MAX_CONCURRENT_STREAMS_PER_USER", "ALLOWED_SIGN_IN_PROVIDERS", "REQUEST_BODY_TIMEOUT_S",
+    "APP_CHECK", *_DEBUG_FLAGS,
 })
+# The one boolean rule (deploy.sh's is_true and scripts/doctor.py use it too): one of these, in
+# any case, with surrounding ASCII whitespace ignored; anything else is an error.
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
+_ASCII_SPACE = " \t\n\r\v\f"
+_BOOL_RULE = "must be true or false (1, true, yes, on or 0, false, no, off, in any case; " \
+    "empty means the default)"
+# http (not https) is allowed for GEMINI_BASE_URL in production only to these (local stand-ins).
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+_GENERATE_KEY = "generate one with python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 DEFAULT_MODEL = "gemini-2.5-flash"
+DEFAULT_SIGN_IN_PROVIDERS = "google.com"
+APP_CHECK_MODES = ("off", "monitor", "enforce")
 DEFAULT_RATE_LIMITS = "30/minute;50/hour;200/day"
 DEFAULT_AUTH_RATE_LIMITS = "120/minute;2000/day"
 _STORAGE_SCHEMES = ("memory", "firestore", "redis", "rediss")
@@ -78,6 +93,9 @@ class Config:
     daily_token_budget: int
     global_daily_token_budget: int
     max_concurrent_streams: int
+    allowed_sign_in_providers: frozenset[str]
+    request_body_timeout_s: float
+    app_check: str
 
     @property
     def production(self) -> bool:
@@ -98,7 +116,7 @@ def load_config(function: str, environ: Mapping[str, str] | None = None) -> Conf
         # Development only (production refused above): a fresh key per process.
         secret = secrets.token_urlsafe(48)
     elif "SECRET_KEY" in needs or production:
-        _check_secret_key(secret)
+        _check_secret_key(secret, env.str("GEMINI_API_KEY"))
 
     return Config(
         function=function,
@@ -113,7 +131,7 @@ def load_config(function: str, environ: Mapping[str, str] | None = None) -> Conf
         chat_enabled=env.bool("CHAT_ENABLED", True),
         gemini_api_key=env.str("GEMINI_API_KEY"),
         gemini_model=env.str("GEMINI_MODEL") or DEFAULT_MODEL,
-        gemini_base_url=_base_url(env),
+        gemini_base_url=_base_url(env, production),
         system_prompt=env.str("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
         max_request_bytes=env.int("MAX_REQUEST_BYTES", 65536, 1024, 1 << 20),
         max_message_chars=env.int("MAX_MESSAGE_CHARS", 8000, 1, 100_000),
@@ -128,16 +146,24 @@ def load_config(function: str, environ: Mapping[str, str] | None = None) -> Conf
         daily_token_budget=env.int("DAILY_TOKEN_BUDGET", 200_000, 1, 10**12),
         global_daily_token_budget=env.int("GLOBAL_DAILY_TOKEN_BUDGET", 5_000_000, 1, 10**13),
         max_concurrent_streams=env.int("MAX_CONCURRENT_STREAMS_PER_USER", 2, 1, 100),
+        allowed_sign_in_providers=frozenset(
+            env.list("ALLOWED_SIGN_IN_PROVIDERS") or [DEFAULT_SIGN_IN_PROVIDERS]),
+        request_body_timeout_s=float(env.int("REQUEST_BODY_TIMEOUT_S", 10, 1, 300)),
+        app_check=env.choice("APP_CHECK", "off", APP_CHECK_MODES),
     )
 
 
 def _refuse_insecure_production(env: _Env, needs: set[str]) -> None:
-    if env.str("FIREBASE_AUTH_EMULATOR_HOST") is not None:
-        raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST: must not be set in production "
-                          "(firebase-admin then accepts unsigned ID tokens)")
-    if env.str("FIRESTORE_EMULATOR_HOST") is not None:
-        raise ConfigError("FIRESTORE_EMULATOR_HOST: must not be set in production "
-                          "(rate limits and budgets would be counted in a local emulator)")
+    # Any value but "" counts as set, whitespace included: the client libraries switch to the
+    # emulator for any non-empty value (and a broken one makes the limiter fall back to memory).
+    if env.raw("FIREBASE_AUTH_EMULATOR_HOST") not in (None, ""):
+        raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST: must not be set in production (any value "
+                          "but the empty string counts, spaces too; firebase-admin then accepts "
+                          "unsigned ID tokens)")
+    if env.raw("FIRESTORE_EMULATOR_HOST") not in (None, ""):
+        raise ConfigError("FIRESTORE_EMULATOR_HOST: must not be set in production (any value but "
+                          "the empty string counts, spaces too; rate limits and budgets would be "
+                          "counted in a local emulator)")
     for flag in _DEBUG_FLAGS:
         if env.bool(flag, False):
             raise ConfigError(f"{flag}: debug mode must be off in production")
@@ -154,22 +180,116 @@ def _refuse_insecure_production(env: _Env, needs: set[str]) -> None:
             raise ConfigError(f"{name}: required in production")
 
 
-def _check_secret_key(secret: str) -> None:
+def _check_secret_key(secret: str, gemini_api_key: str | None = None) -> None:
     lowered = secret.strip().lower()
     if lowered in _PLACEHOLDER_KEYS or any(word in lowered for word in _PLACEHOLDER_WORDS):
-        raise ConfigError("SECRET_KEY: a known placeholder is refused; generate one with "
-                          "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        raise ConfigError(f"SECRET_KEY: a known placeholder is refused; {_GENERATE_KEY}")
     if len(secret.encode()) < 32 or len(set(secret)) < 10:
-        raise ConfigError("SECRET_KEY: must be at least 32 bytes of random data; generate one "
-                          "with python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        raise ConfigError("SECRET_KEY: must be at least 32 bytes of random data; "
+                          + _GENERATE_KEY)
+    if gemini_api_key is not None and hmac.compare_digest(
+            secret.strip().encode(), gemini_api_key.strip().encode()):
+        raise ConfigError("SECRET_KEY: must not equal GEMINI_API_KEY (auth, which holds only "
+                          f"SECRET_KEY, would hold the Gemini key too); {_GENERATE_KEY}")
+    weakness = secret_key_weakness(secret)
+    if weakness is not None:
+        raise ConfigError(f"SECRET_KEY: {weakness} is refused; {_GENERATE_KEY}")
+
+
+# A keyboard walk moves one way along one of these lines of a US keyboard (rows, then the
+# slanted columns); a sequence moves one way in code-point order (abc, 123, cba); or it repeats
+# one character. _WALK_STEPS maps a pair of neighbouring characters to the moves it makes.
+_KEYBOARD_LINES = ("`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "1qaz", "2wsx",
+                   "3edc", "4rfv", "5tgb", "6yhn", "7ujm", "8ik,", "9ol.", "0p;/")
+
+
+def _keyboard_steps() -> dict[tuple[str, str], frozenset]:
+    steps: dict[tuple[str, str], frozenset] = {}
+    for number, line in enumerate(_KEYBOARD_LINES):
+        for a, b in zip(line, line[1:]):
+            steps[a, b] = steps.get((a, b), frozenset()) | {(number, 1)}
+            steps[b, a] = steps.get((b, a), frozenset()) | {(number, -1)}
+    return steps
+
+
+_WALK_STEPS = _keyboard_steps()
+_MIN_WALK = 4  # characters in a row, each the same move from the last, make a walk
+_REPEAT = 4  # a character that ends a 4-character string seen earlier in the key is a repeat
+_MIN_SECRET_BITS = 128
+
+
+def _moves(a: str, b: str) -> frozenset:
+    """The walk moves that lead from character a to b (empty: none)."""
+    moves = _WALK_STEPS.get((a, b), frozenset())
+    if a == b:
+        moves |= {"same"}
+    if abs(ord(b) - ord(a)) == 1:
+        moves |= {("code point", ord(b) - ord(a))}
+    return moves
+
+
+def secret_key_weakness(secret: str) -> str | None:
+    """Why `secret` is a guessable key, or None. Deterministic; three rules, in this order:
+
+    1. "a short pattern repeated": the key is a shorter string repeated (any period up to half
+       its length, a partial last repeat included), e.g. 0123456789 four times.
+    2. "a keyboard walk or character sequence": half or more of its characters stand in walks,
+       runs of 4+ characters each making the same move from the last (case ignored): along a
+       keyboard row or column (qwerty..., asdf..., 1qaz2wsx...), in code-point order (0123...,
+       abcd..., zyxw...), or the same character again (aaaa...); mixtures of them count alike.
+    3. "too little randomness": an estimate below 128 bits, namely the Shannon entropy of the
+       key's own character frequencies (bits per character) times the number of its characters
+       that are neither in a walk nor the end of a 4-character string seen earlier in the key.
+
+    Keys made as documented pass with a wide margin: over 10^5 draws secrets.token_urlsafe(48)
+    scores about 330 bits (lowest ~290), token_hex(32) about 245 (lowest ~200); the tests draw
+    thousands of each.
+    """
+    n = len(secret)
+    border = [0] * n  # border[i]: longest proper prefix of secret[:i+1] that is also its suffix
+    for i in range(1, n):
+        k = border[i - 1]
+        while k and secret[i] != secret[k]:
+            k = border[k - 1]
+        border[i] = k + (secret[i] == secret[k])
+    if n and 2 * (n - border[-1]) <= n:  # n - border[-1] is the key's shortest period
+        return "a short pattern repeated"
+    lowered = secret.lower()
+    in_walk = [False] * n
+    start, moves = 0, frozenset()  # the current run is secret[start:i], all making `moves`
+    for i in range(1, n + 1):
+        step = _moves(lowered[i - 1], lowered[i]) if i < n else frozenset()
+        if moves & step:
+            moves &= step
+            continue
+        if i - start >= _MIN_WALK:
+            in_walk[start:i] = [True] * (i - start)
+        start, moves = (i - 1, step) if step else (i, frozenset())
+    if 2 * sum(in_walk) >= n:
+        return "a keyboard walk or character sequence"
+    seen, fresh = set(), 0
+    for i in range(n):
+        gram = secret[max(0, i - _REPEAT + 1):i + 1]
+        fresh += not in_walk[i] and not (len(gram) == _REPEAT and gram in seen)
+        seen.add(gram)
+    shannon = -sum(c / n * math.log2(c / n) for c in Counter(secret).values())
+    if shannon * fresh < _MIN_SECRET_BITS:
+        return "too little randomness (under 128 bits by the estimate in core/config.py)"
+    return None
 
 
 def _origins(env: _Env, production: bool) -> frozenset[str]:
     origins = env.list("ALLOWED_ORIGINS")
+    if production and not origins and env.str("ALLOWED_ORIGINS") is not None:
+        raise ConfigError("ALLOWED_ORIGINS: lists no origin (it is empty after splitting on "
+                          "commas); list exact origins like https://example.web.app")
     for origin in origins:
         if origin == "*":
             raise ConfigError("ALLOWED_ORIGINS: '*' is refused; list exact origins")
-        parts = urlsplit(origin)
+        try:
+            parts = urlsplit(origin)
+        except ValueError:  # e.g. an unclosed [IPv6 literal
+            parts = urlsplit("")
         exact = (parts.scheme in ("http", "https") and parts.netloc and not parts.path
                  and not parts.query and not parts.fragment and "*" not in origin
                  and f"{parts.scheme}://{parts.netloc}" == origin)
@@ -190,10 +310,20 @@ def _storage_uri(env: _Env, production: bool) -> str:
     return f"{scheme.lower()}://{rest}"
 
 
-def _base_url(env: _Env) -> str | None:
+def _base_url(env: _Env, production: bool) -> str | None:
     url = env.str("GEMINI_BASE_URL")
-    if url is not None and urlsplit(url).scheme not in ("http", "https"):
-        raise ConfigError("GEMINI_BASE_URL: must be an http(s) URL")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed [IPv6 literal
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise ConfigError("GEMINI_BASE_URL: must be an http(s) URL with a host")
+    if production and parts.scheme != "https" and host not in _LOOPBACK_HOSTS:
+        raise ConfigError("GEMINI_BASE_URL: must use https in production (plain http only for a "
+                          "loopback host: 127.0.0.1, ::1 or localhost)")
     return url
 
 
@@ -203,6 +333,9 @@ class _Env:
     def __init__(self, source: Mapping[str, str]):
         self._source = source
 
+    def raw(self, name: str) -> str | None:
+        return self._source.get(name)
+
     def str(self, name: str) -> str | None:
         value = self._source.get(name)
         return value if value is not None and value.strip() != "" else None
@@ -211,15 +344,7 @@ class _Env:
         return [item.strip() for item in (self.str(name) or "").split(",") if item.strip()]
 
     def bool(self, name: str, default: bool) -> bool:
-        raw = self._source.get(name)
-        if raw is None:
-            return default
-        value = raw.strip().lower()
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        raise ConfigError(f"{name}: must be true or false")
+        return parse_bool(name, self._source.get(name), default)
 
     def int(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.str(name)
@@ -241,3 +366,19 @@ class _Env:
             if raw.strip().lower() == option.lower():
                 return option
         raise ConfigError(f"{name}: must be one of {', '.join(allowed)}")
+
+
+def parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    """The one boolean rule: unset or empty is `default` (an empty REQUIRE_AUTH must never turn
+    sign-in off); otherwise, ignoring case and surrounding ASCII whitespace, 1/true/yes/on is
+    True and 0/false/no/off is False; anything else raises ConfigError naming `name` (never the
+    value). deploy.sh's is_true and scripts/doctor.py apply exactly this
+    (tests/deploy/test_booleans.py)."""
+    value = (raw or "").strip(_ASCII_SPACE).lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}: {_BOOL_RULE}")

@@ -78,6 +78,7 @@ def test_each_function_gets_only_its_own(golden_plans, fn):
     else:
         assert envs["FIREBASE_PROJECT_ID"] == "demo"
         assert envs["RATE_LIMIT_STORAGE"] == "firestore://rate_limits"
+        assert envs["APP_CHECK"] == "off"
     if fn == "chat":
         assert envs["REQUIRE_AUTH"] == "true" and envs["GEMINI_MODEL"] == "gemini-2.5-flash"
 
@@ -175,7 +176,8 @@ def sample(key: str) -> str:
             return value
     return {"REGION": "europe-west1", "EXTRA_ORIGINS": "https://x.example.com",
             "REQUIRE_AUTH": "false", "CHECK_REVOKED": "true", "CHAT_ENABLED": "false",
-            "GEMINI_MODEL": "gemini-2.5-pro", "LOG_LEVEL": "WARNING"}.get(key, "7")
+            "GEMINI_MODEL": "gemini-2.5-pro", "LOG_LEVEL": "WARNING", "APP_CHECK": "monitor",
+            "APP_CHECK_SITE_KEY": "6LcZq9AAAAAAAJ3t-sample_site-key-000000"}.get(key, "7")
 
 
 def test_example_documents_every_setting_and_each_one_matters(sandbox):

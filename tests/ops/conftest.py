@@ -103,7 +103,8 @@ def function_json(name: str, **service) -> dict:
     env = {"APP_ENV": "production", "THREADS": "4", "LOG_EXECUTION_ID": "true",
            "ALLOWED_ORIGINS": f"https://{PROJECT}.web.app,https://{PROJECT}.firebaseapp.com"}
     if name != "health":
-        env.update(FIREBASE_PROJECT_ID=PROJECT, RATE_LIMIT_STORAGE="firestore://rate_limits")
+        env.update(FIREBASE_PROJECT_ID=PROJECT, RATE_LIMIT_STORAGE="firestore://rate_limits",
+                   APP_CHECK="off")
     if name == "chat":
         env.update(REQUIRE_AUTH="true", GEMINI_MODEL="gemini-2.5-flash")
     config = {
@@ -150,11 +151,14 @@ class Site(http.server.ThreadingHTTPServer):
 
     def __init__(self):
         self.headers = hosting_headers()
+        self.app_config = {"chatUrl": "https://chat-k3x9q2-uc.a.run.app/"}  # /config.json
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 body = b"<!doctype html><title>Jette</title>"
+                if self.path == "/config.json":
+                    body = json.dumps(site.app_config).encode()
                 self.send_response(200)
                 for key, value in site.headers.items():
                     self.send_header(key, value)

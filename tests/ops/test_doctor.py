@@ -118,6 +118,28 @@ def _disabled_version_in_use(production):
         production.fake.fake._secrets[(PROJECT, "SECRET_KEY")]["versions"][0]["state"] = "DISABLED"
 
 
+SITE_KEY = "6LcZq9AAAAAAAJ3t-doctor_test-site-key00"
+APP_CHECK_SOURCES = {  # what deploy.sh adds to the CSP with a site key
+    "script-src": "https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/",
+    "frame-src": "https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/",
+    "connect-src": "https://content-firebaseappcheck.googleapis.com",
+}
+
+
+def _app_check(mode, site_key=None, csp=True, auth_mode=None):
+    def mutate(production):
+        _set_env("chat", APP_CHECK=mode)(production)
+        _set_env("auth", APP_CHECK=auth_mode or mode)(production)
+        if site_key:
+            production.site.app_config["appCheckSiteKey"] = site_key
+        if csp:
+            rules = production.site.headers["Content-Security-Policy"].split("; ")
+            production.site.headers["Content-Security-Policy"] = "; ".join(
+                f"{rule} {APP_CHECK_SOURCES[rule.split()[0]]}"
+                if rule.split()[0] in APP_CHECK_SOURCES else rule for rule in rules)
+    return mutate
+
+
 HEALTH_SECRET = [{"key": "GEMINI_API_KEY", "projectId": PROJECT, "secret": "GEMINI_API_KEY",
                   "version": "1"}]
 DEFAULT_SA = "123456789012-compute@developer.gserviceaccount.com"
@@ -164,6 +186,16 @@ BROKEN = {
     "missing CSP": (_no_csp, ["Content-Security-Policy missing"]),
     "CSP with unsafe-inline": (_unsafe_inline, [
         "Content-Security-Policy allows unsafe-inline/unsafe-eval"]),
+    "APP_CHECK not a mode": (_set_env("auth", APP_CHECK="strict"), [
+        "auth: APP_CHECK is not off, monitor or enforce (the function refuses to start)"]),
+    "App Check enforced without a site key": (_app_check("enforce", csp=False), [
+        "App Check enforce on auth, chat, but the web app's /config.json has no appCheckSiteKey "
+        "(every request from the web app is refused)"]),
+    "App Check differs between chat and auth": (_app_check("enforce", SITE_KEY, auth_mode="off"), [
+        "App Check differs: auth off, chat enforce"]),
+    "App Check site key without the CSP": (_app_check("monitor", SITE_KEY, csp=False), [
+        "App Check monitor: the site's CSP connect-src does not allow "
+        "https://content-firebaseappcheck.googleapis.com"]),
 }
 
 
@@ -179,6 +211,39 @@ def test_each_broken_item_fails_its_line_with_a_fix(production, capsys, case):
         assert text in line, line
         assert " — fix: " in line and line.split(" — fix: ")[1].strip()
     assert lines[-1].startswith(f"{len(expected)} check(s) failed.")
+
+
+@pytest.mark.parametrize("mode", ["enforce", "monitor", " Enforce "])
+def test_app_check_with_the_site_key_deploy_writes_passes(production, capsys, mode):
+    _app_check(mode, SITE_KEY)(production)
+    code, lines = run_doctor(production, capsys)
+    assert code == 0, "\n".join(failures(lines))
+    assert f"✔ App Check {mode.strip().lower()} on auth, chat; the web app has a site key" in lines
+    assert "✔ chat: APP_CHECK " + mode.strip().lower() in lines
+    assert SITE_KEY not in "\n".join(lines)
+
+
+def test_app_check_monitor_without_a_site_key_passes_with_a_note(production, capsys):
+    _app_check("monitor", csp=False)(production)
+    code, lines = run_doctor(production, capsys)
+    assert code == 0, "\n".join(failures(lines))
+    assert any(line.startswith("✔ App Check monitor on auth, chat, but") for line in lines)
+
+
+def test_app_check_off_does_not_read_the_web_app_config(production, capsys):
+    production.site.app_config = "not json"  # never fetched while App Check is off
+    code, lines = run_doctor(production, capsys)
+    assert code == 0 and "✔ App Check off on chat and auth" in lines
+
+
+@pytest.mark.parametrize(("value", "state"), [("TRUE", "on"), (" Yes ", "on"), ("on", "on"),
+                                              ("0", "false"), ("", "on"), ("Off", "false"),
+                                              ("maybe", "not true or false")])
+def test_require_auth_is_read_by_the_config_rule(production, capsys, value, state):
+    _set_env("chat", REQUIRE_AUTH=value)(production)
+    _, lines = run_doctor(production, capsys)
+    assert any(line.startswith(f"{'✔' if state == 'on' else '✘'} chat: REQUIRE_AUTH is {state}")
+               for line in lines), lines
 
 
 def test_allow_anonymous_accepts_require_auth_false(production, capsys):

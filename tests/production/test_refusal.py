@@ -75,6 +75,23 @@ REFUSALS = {
     "auth_emulator_host_for_auth": Case({"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:59188"},
                                         "FIREBASE_AUTH_EMULATOR_HOST",
                                         "must not be set in production", target="auth"),
+    # issue #8, section 4: any value but "" is "set"; whitespace used to pass
+    "auth_emulator_host_spaces": Case({"FIREBASE_AUTH_EMULATOR_HOST": "   "},
+                                      "FIREBASE_AUTH_EMULATOR_HOST",
+                                      "must not be set in production"),
+    "firestore_emulator_host_space": Case({"FIRESTORE_EMULATOR_HOST": " "},
+                                          "FIRESTORE_EMULATOR_HOST",
+                                          "must not be set in production", target="auth"),
+    "origins_empty_after_splitting": Case({"ALLOWED_ORIGINS": " , "}, "ALLOWED_ORIGINS",
+                                          "lists no origin"),
+    "gemini_base_url_plain_http": Case({"GEMINI_BASE_URL": "http://gemini-proxy.zq9.example"},
+                                       "GEMINI_BASE_URL", "must use https in production"),
+    "secret_key_repeated_pattern": Case({"SECRET_KEY": "0123456789" * 4}, "SECRET_KEY",
+                                        "a short pattern repeated"),
+    "secret_key_keyboard_walk": Case({"SECRET_KEY": "qwertyuiopasdfghjklzxcvbnm1234567890"},
+                                     "SECRET_KEY", "keyboard walk", target="auth"),
+    "secret_key_is_the_gemini_key": Case({"SECRET_KEY": GEMINI_API_KEY}, "SECRET_KEY",
+                                         "must not equal GEMINI_API_KEY"),
 }
 
 
@@ -190,7 +207,7 @@ def test_insecure_production_config_refuses_to_start(outcomes, name):
     assert not outcome.accepted_connection, "it listened before refusing"
     assert f"{case.variable}: " in outcome.output and case.rule in outcome.output, outcome.output
     env = clean_env(case.changes)
-    for variable in _SECRET_VARS:
+    for variable in (*_SECRET_VARS, *case.changes):
         value = env.get(variable)
         if value and len(value) >= 8:
             assert value not in outcome.output, f"the output shows the value of {variable}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import random
 import secrets
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.config import DEFAULT_SYSTEM_PROMPT, ConfigError, load_config
 
@@ -281,3 +285,148 @@ def test_env_variables_names_everything_config_reads(function, app_env):
     load_config(function, environ)
     assert environ.read <= ENV_VARIABLES
     assert len(environ.read) > 20  # it really read through the recorder
+
+
+# --- issue #8, section 4: production refuses more --------------------------------------------
+
+@pytest.mark.parametrize("function", ["chat", "auth", "health"])
+@pytest.mark.parametrize("variable", ["FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST"])
+@pytest.mark.parametrize("value", [" ", "   ", "\t", "\n"])
+def test_emulator_host_set_to_whitespace_is_refused(function, variable, value):
+    # firebase-admin and google-cloud-firestore switch to the emulator for any non-empty value.
+    base = {} if function == "health" else env()
+    message = refusal(function, {**base, variable: value})
+    assert message.startswith(f"{variable}:") and "must not be set in production" in message
+
+
+@pytest.mark.parametrize("variable", ["FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST"])
+def test_emulator_host_set_to_the_empty_string_means_unset(variable):
+    assert load_config("chat", env(**{variable: ""})).production
+
+
+@pytest.mark.parametrize("function", ["chat", "auth", "health"])
+@pytest.mark.parametrize("value", [" , ", ",", ",,, ,"])
+def test_origins_empty_after_splitting_are_refused(function, value):
+    message = refusal(function, {**env(), "ALLOWED_ORIGINS": value})
+    assert message.startswith("ALLOWED_ORIGINS:") and "no origin" in message
+
+
+@pytest.mark.parametrize("url", [
+    "http://gemini-proxy.zq9.example", "http://10.0.0.5:8090", "http://localhost.zq9.example",
+    "http://127.0.0.1.zq9.example:8090", "http://127.0.0.1@zq9.example", "http://127.0.0.2:8090",
+    "http://[::2]:8090", "http://0.0.0.0:8090",
+])
+def test_plain_http_gemini_base_url_is_refused_in_production_unless_loopback(url):
+    message = refusal("chat", env(GEMINI_BASE_URL=url))
+    assert message.startswith("GEMINI_BASE_URL:") and "https" in message
+    assert "zq9" not in message and url not in message
+
+
+@pytest.mark.parametrize("url", [
+    "https://generativelanguage.googleapis.com", "https://proxy.example:8443/v1",
+    "http://127.0.0.1:8090", "http://[::1]:8090", "http://localhost:8090", "http://LOCALHOST/x",
+])
+def test_https_or_loopback_gemini_base_url_is_accepted_in_production(url):
+    assert load_config("chat", env(GEMINI_BASE_URL=url)).gemini_base_url == url
+
+
+@pytest.mark.parametrize("url", ["https:///v1", "http://", "https://:8443", "http://[::1"])
+def test_gemini_base_url_without_a_host_is_refused(url):
+    for app_env in ("production", "development"):
+        message = refusal("chat", env(GEMINI_BASE_URL=url, APP_ENV=app_env))
+        assert message.startswith("GEMINI_BASE_URL:")
+
+
+def test_malformed_origin_is_a_config_error_not_a_crash():
+    assert refusal("chat", env(ALLOWED_ORIGINS="https://[zq9")).startswith("ALLOWED_ORIGINS:")
+
+
+def test_development_still_accepts_a_plain_http_stand_in_on_another_host():
+    config = load_config("chat", {"APP_ENV": "development",
+                                  "GEMINI_BASE_URL": "http://standin.internal:8090"})
+    assert config.gemini_base_url == "http://standin.internal:8090"
+
+
+WEAK_KEYS = [
+    ("0123456789" * 4, "repeat"),
+    ("Kx7Qw2Lm9Pz4Rt6Y" * 3, "repeat"),  # 16 distinct characters, 192 "bits" by Shannon alone
+    ("Zq9!Vb#4Km" * 4, "repeat"),
+    ("Kx7Qw2Lm9Pz4Rt6Yv8BnKx7Qw2Lm9Pz4Rt6Yv8Bn", "repeat"),  # period 20, half the length
+    ("qwertyuiopasdfghjklzxcvbnm1234567890", "keyboard walk"),
+    ("abcdefghijklmnopqrstuvwxyz0123456789", "keyboard walk"),
+    ("zyxwvutsrqponmlkjihgfedcba9876543210", "keyboard walk"),
+    ("1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.", "keyboard walk"),
+    ("qwertyQWERTYasdfghASDFGHzxcvbnZXCVBN12345", "keyboard walk"),
+    ("1234567890qwertyuiopASDFGHJKL:zxcvbnm<>?", "keyboard walk"),
+    ("Zq9shortKey7Zq9shortKey7Zq9shortKey7x", "too little randomness"),
+    ("passwordpassword1234passwordpassword", "too little randomness"),
+    ("Hunter2!hunter2?HUNTER2#hunter2.Hunter2", "too little randomness"),
+    ("MyDogRexMyDogRexMyDogRex-born-2019!", "too little randomness"),
+    ("2024-01-01T00:00:00Z/2024-12-31T23:59:59Z", "too little randomness"),
+]
+
+
+@pytest.mark.parametrize(("key", "rule"), WEAK_KEYS)
+@pytest.mark.parametrize("function", ["chat", "auth"])
+def test_low_entropy_secret_key_is_refused(function, key, rule):
+    message = refusal(function, env(SECRET_KEY=key))
+    assert message.startswith("SECRET_KEY:") and rule in message, message
+    assert key not in message and key[:8] not in message
+    assert "secrets.token_urlsafe(48)" in message  # says how to make a good one
+
+
+def test_secret_key_equal_to_the_gemini_key_is_refused():
+    key = "AIza" + secrets.token_urlsafe(30)
+    message = refusal("chat", env(SECRET_KEY=key, GEMINI_API_KEY=key))
+    assert message.startswith("SECRET_KEY:") and "GEMINI_API_KEY" in message
+    assert key not in message
+    # auth has no Gemini key of its own, but the same key in its environment is refused alike
+    assert refusal("auth", env(SECRET_KEY=key, GEMINI_API_KEY=key)).startswith("SECRET_KEY:")
+
+
+def test_secret_key_equal_to_the_gemini_key_up_to_surrounding_whitespace_is_refused():
+    key = secrets.token_urlsafe(48)
+    assert "GEMINI_API_KEY" in refusal("chat", env(SECRET_KEY=key + "\n", GEMINI_API_KEY=key))
+
+
+def test_secret_key_generated_as_documented_always_passes():
+    """secrets.token_urlsafe(48) and token_hex(32), drawn fresh many times."""
+    for _ in range(3000):
+        for key in (secrets.token_urlsafe(48), secrets.token_hex(32)):
+            assert load_config("chat", env(SECRET_KEY=key)).secret_key == key.encode()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**128))
+def test_secret_key_of_uniform_random_bytes_always_passes(seed):
+    """The same constructions as token_urlsafe(48) / token_hex(32), on uniformly random bytes
+    (a seeded generator, so a failure replays)."""
+    data = random.Random(seed).randbytes(48)
+    for key in (base64.urlsafe_b64encode(data).rstrip(b"=").decode(), data[:32].hex()):
+        assert load_config("auth", env(SECRET_KEY=key)).secret_key == key.encode()
+
+
+# --- one boolean rule (config, deploy.sh and scripts/doctor.py; tests/deploy/test_booleans.py) --
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1", True), ("true", True), ("TRUE", True), ("Yes", True), (" on ", True), ("\tOn\n", True),
+    ("0", False), ("false", False), ("False", False), ("NO", False), (" off ", False), ("", "default"),
+    ("  ", "default"), (None, "default"),
+])
+def test_one_boolean_rule(raw, expected):
+    from core.config import parse_bool
+
+    for default in (True, False):
+        want = default if expected == "default" else expected
+        assert parse_bool("CHECK_REVOKED", raw, default) is want
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "y", "t", "enabled", "truee", "\u00a0true", "on on"])
+def test_anything_else_is_not_a_boolean(raw):
+    from core.config import parse_bool
+
+    with pytest.raises(ConfigError) as caught:
+        parse_bool("CHAT_ENABLED", raw, True)
+    # one fixed text for every value, so the value is never echoed
+    assert str(caught.value) == ("CHAT_ENABLED: must be true or false (1, true, yes, on or 0, "
+                                 "false, no, off, in any case; empty means the default)")
