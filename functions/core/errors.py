@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Response
 
@@ -18,6 +19,7 @@ STATUS = {
     "permission_denied": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "blocked": 422,
@@ -35,6 +37,7 @@ DEFAULT_MESSAGES = {
     "permission_denied": "You do not have access to this app.",
     "not_found": "There is nothing here.",
     "method_not_allowed": "This method is not allowed here.",
+    "request_timeout": "The request body did not arrive in time.",
     "payload_too_large": "The request is too large.",
     "unsupported_media_type": "Send the request as application/json.",
     "blocked": "The answer was blocked by the model's safety filters.",
@@ -47,6 +50,7 @@ DEFAULT_MESSAGES = {
 }
 
 _RETRY_AFTER_CODES = {"rate_limited", "quota_exceeded", "unavailable"}
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ApiError(Exception):
@@ -79,8 +83,14 @@ class ApiError(Exception):
 
 
 def json_response(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False), status=status, headers=headers,
-                    mimetype="application/json")
+    text = json.dumps(payload, ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # An unpaired surrogate (upstream text can hold one) has no UTF-8 form: U+FFFD, as a
+        # browser would show it, keeps the body valid UTF-8 and strict JSON parsers happy.
+        data = _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+    return Response(data, status=status, headers=headers, mimetype="application/json")
 
 
 def error_response(error: ApiError) -> Response:

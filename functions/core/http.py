@@ -14,7 +14,7 @@ from typing import Callable
 import flask
 from flask import Request, Response
 
-from . import log
+from . import body, log
 from .config import Config
 from .errors import ApiError, error_response
 from .identity import client_ip, pseudonym
@@ -33,7 +33,10 @@ _PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Firebase-AppCheck"
 _SUBJECT_KEY = "jette.subject"
 # Refusals worth a security event; the rest (404, 405, upstream) are logged where they happen.
 _REFUSAL_EVENTS = {"invalid_argument": "validation_failed", "payload_too_large": "validation_failed",
-                   "unsupported_media_type": "validation_failed"}
+                   "unsupported_media_type": "validation_failed",
+                   "request_timeout": "validation_failed"}
+# The method is client text: logged as itself only when it is one of these.
+_LOGGED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 Handler = Callable[[Request], Response]
 
@@ -65,6 +68,7 @@ class Endpoint:
         origin = request.headers.get("Origin")
         cors = origin is not None and origin in self.config.allowed_origins
         route = self._routes.get(request.path)
+        request.environ[body.TIMEOUT_KEY] = self.config.request_body_timeout_s
         try:
             response = self._dispatch(request, origin, cors, route)
         except ApiError as error:
@@ -75,8 +79,10 @@ class Endpoint:
             response = error_response(ApiError("internal"))
         preflight = request.method == "OPTIONS" and route is not None and "OPTIONS" in route.methods
         self._decorate(response, origin if cors else None, preflight and route.methods)
+        body.abandon_unread(request)  # answered before its body was read: never wait for it
+        method = request.method if request.method in _LOGGED_METHODS else "OTHER"
         log.logger.info("request", extra={"fields": {
-            "function": self.config.function, "route": _name(route), "method": request.method[:10],
+            "function": self.config.function, "route": _name(route), "method": method,
             "status": response.status_code, "latency_ms": round((time.monotonic() - started) * 1000),
         }})
         if response.is_streamed:
@@ -138,8 +144,12 @@ def set_subject(request: Request, subject: str) -> None:
 def _guard_framework_responses(app: flask.Flask) -> None:
     """Responses the framework makes itself (/robots.txt, /favicon.ico, its crash handler)
     get our envelope and headers too, and never an exception's text."""
-    app.register_error_handler(404, lambda _: error_response(ApiError("not_found")))
-    app.register_error_handler(500, lambda _: error_response(ApiError("internal")))
+    def refuse(code: str) -> Response:
+        body.abandon_unread(flask.request)  # functions-framework would read it, with no deadline
+        return error_response(ApiError(code))
+
+    app.register_error_handler(404, lambda _: refuse("not_found"))
+    app.register_error_handler(500, lambda _: refuse("internal"))
 
     @app.after_request
     def secure(response: Response) -> Response:

@@ -1,6 +1,8 @@
 """One JSON object per line on stdout, as Cloud Logging reads it, and pseudonymous security events.
 
 Fields are JSON-escaped (CR/LF cannot forge a line); tracebacks keep frames but drop exception text.
+Library warnings (the `warnings` module) are logged too, as their category and where they were
+raised only: their text can quote upstream content.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ __all__ = ["configure", "bind_trace", "reset_trace", "security_event", "logger"]
 logger = logging.getLogger("jette")
 _trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-_QUIET_LIBRARIES = ("httpx", "httpcore", "urllib3", "google_genai", "google.auth", "cachecontrol")
+_QUIET_LIBRARIES = ("httpx", "httpx2", "httpcore", "urllib3", "google_genai", "google.auth",
+                    "cachecontrol")
 _MAX_FIELD_CHARS = 120
 
 
@@ -40,15 +43,51 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO") -> None:
-    """Route all Python logging to stdout as JSON lines (idempotent)."""
+    """Route all Python logging, library warnings included, to stdout as JSON lines
+    (idempotent)."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # warnings.warn(...) -> the "py.warnings" logger, not stderr
+    warnings_logger = logging.getLogger("py.warnings")
+    if not any(isinstance(f, _WarningWithoutText) for f in warnings_logger.filters):
+        warnings_logger.addFilter(_WarningWithoutText())
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+# How warnings.formatwarning starts: "<file>:<line>: <Category>: <text>..."
+_WARNING_TEXT = re.compile(r"(?P<file>.+?):(?P<line>[0-9]+): (?P<category>[A-Za-z_][A-Za-z0-9_]*): ")
+
+
+class _WarningWithoutText(logging.Filter):
+    """Rewrites a captured warning (the "py.warnings" record holds the whole formatted text,
+    which can quote upstream content) into its category and place: the text never leaves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = _WARNING_TEXT.match(str(record.msg))
+        category, source = "Warning", "unknown"
+        if found:
+            category = found["category"]
+            source = f"{_module_of(found['file'])}:{found['line']}"
+        record.msg, record.args, record.exc_info, record.exc_text = "library warning", None, None, None
+        record.fields = {"warning": category[:_MAX_FIELD_CHARS], "source": source[:_MAX_FIELD_CHARS]}
+        return True
+
+
+def _module_of(path: str) -> str:
+    """.../site-packages/google/genai/_common.py -> google.genai._common; else the file's name."""
+    parts = path.replace("\\", "/").split("/")
+    if "site-packages" in parts:
+        parts = parts[len(parts) - parts[::-1].index("site-packages"):]
+    else:
+        parts = parts[-1:]
+    if parts[-1].endswith(".py"):
+        parts[-1] = parts[-1][:-3]
+    return ".".join(parts)
 
 
 def bind_trace(headers, project_id: str | None) -> contextvars.Token:

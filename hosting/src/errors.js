@@ -8,6 +8,7 @@ export const SPEC_CODES = Object.freeze({
   permission_denied: 403,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
   unsupported_media_type: 415,
   blocked: 422,
@@ -30,6 +31,7 @@ const MESSAGES = {
     "This Google account is not allowed to use this app. Ask the app's owner for access, or sign in with another account.",
   not_found: "The chat service was not found at its address. The app may be misconfigured.",
   method_not_allowed: "The chat service refused this kind of request. Reload the page and try again.",
+  request_timeout: "The message took too long to upload. Check your connection and try again.",
   payload_too_large:
     "This message and the conversation before it are too long to send. Shorten it or start a new chat.",
   unsupported_media_type: "The chat service could not read the request. Reload the page and try again.",
@@ -53,6 +55,7 @@ const SERVER_DEFAULTS = new Set([
   "You do not have access to this app.",
   "There is nothing here.",
   "This method is not allowed here.",
+  "The request body did not arrive in time.",
   "The request is too large.",
   "Send the request as application/json.",
   "The answer was blocked by the model's safety filters.",

@@ -19,6 +19,7 @@ const SPEC_TABLE = {
   permission_denied: 403,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
   unsupported_media_type: 415,
   blocked: 422,

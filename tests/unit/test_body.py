@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import threading
+import time
+import types
 
 import flask
 import pytest
 
-from core.body import MAX_DEPTH, check_fields, parse_json_object, read_json
+from core.body import (MAX_DEPTH, MIN_BODY_RATE, TIMEOUT_KEY, abandon_unread, check_fields,
+                       parse_json_object, read_json)
 from core.errors import ApiError
 
 APP = flask.Flask(__name__)
@@ -239,3 +244,238 @@ def test_bool_is_not_accepted_as_a_string():
 def test_bool_field_accepts_only_true_or_false():
     assert "true or false" in fields_refused({"message": "hi", "flag": 0}).message
     check_fields({"message": "hi", "flag": True}, {"message": str}, {"flag": bool}, "x")
+
+
+# --- read_json under gunicorn: idle and total deadlines (408) ----------------------------------
+
+def tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """A connected (server, client) pair over loopback TCP, as gunicorn's sockets are (a Unix
+    socketpair behaves differently once shut for reading)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    return server, client
+
+
+class Peer:
+    """The client end of a TCP connection whose other end is a gunicorn connection: gunicorn's own
+    Body, LengthReader/ChunkedReader and SocketUnreader read the request body from it."""
+
+    def __init__(self, declared: int | None = 1000, chunked: bool = False):
+        from gunicorn.http.body import Body, ChunkedReader, LengthReader
+        from gunicorn.http.unreader import SocketUnreader
+
+        self.server, self.client = tcp_pair()
+        unreader = SocketUnreader(self.server)
+        reader = (ChunkedReader(types.SimpleNamespace(), unreader) if chunked
+                  else LengthReader(unreader, declared))
+        self.environ = {"wsgi.input": Body(reader), "gunicorn.socket": self.server,
+                        "wsgi.input_terminated": True}
+        self.headers = {"Transfer-Encoding": "chunked"} if chunked else {}
+        if chunked:
+            self.environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+        self.declared = declared
+        self._stop = threading.Event()
+        self._thread = None
+
+    def send(self, data: bytes) -> None:
+        self.client.sendall(data)
+
+    def trickle(self, first: bytes, every: float | None, piece: bytes = b" ",
+                for_s: float = 3.0) -> None:
+        """Send `first`, then `piece` every `every` s (or nothing), and close after `for_s`
+        (bounds the test on code that would wait for the rest forever)."""
+        def run():
+            try:
+                self.client.sendall(first)
+            except OSError:
+                return
+            until = time.monotonic() + for_s
+            while not self._stop.wait(every or 0.05) and time.monotonic() < until:
+                if every:
+                    try:
+                        self.client.sendall(piece)
+                    except OSError:
+                        return
+            self.client.close()
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def request(self, max_bytes: int = 65536, timeout_s: float | None = 0.3, **kwargs):
+        """(result or ApiError, seconds it took, the request) of read_json on this body."""
+        length = {"content_length": self.declared} if self.declared is not None else {}
+        with APP.test_request_context("/", method="POST", content_type=JSON, headers=self.headers,
+                                      environ_overrides=self.environ, **length):
+            started = time.monotonic()
+            try:
+                result = read_json(flask.request, max_bytes, timeout_s, **kwargs)
+            except ApiError as error:
+                result = error
+            return result, time.monotonic() - started, flask.request._get_current_object()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        self.server.close()
+        self.client.close()
+
+
+@pytest.fixture
+def peers():
+    made = []
+
+    def make(*args, **kwargs) -> Peer:
+        made.append(Peer(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+def assert_reading_stopped(peer: Peer) -> None:
+    """Nobody will wait for the rest: the server end reads end-of-data at once."""
+    peer.server.settimeout(1)
+    started = time.monotonic()
+    assert peer.server.recv(1) == b""
+    assert time.monotonic() - started < 0.2
+
+
+def assert_drain_ends_at_once(peer: Peer) -> None:
+    """What a closing server drains (gunicorn does) is what had arrived, then end-of-data,
+    although the peer is still sending."""
+    time.sleep(0.2)
+    peer.server.settimeout(1)
+    started = time.monotonic()
+    while peer.server.recv(65536):
+        pass
+    assert time.monotonic() - started < 0.2
+
+
+def test_min_body_rate_is_64_kib_per_second():
+    assert MIN_BODY_RATE == 64 * 1024
+
+
+def test_body_that_goes_silent_is_408_after_the_idle_timeout(peers):
+    peer = peers(declared=1000)
+    peer.trickle(b'{"message":', every=None)
+    error, took, request = peer.request(timeout_s=0.3)
+    assert isinstance(error, ApiError), error
+    assert (error.status, error.code, error.reason) == (408, "request_timeout", "body_idle")
+    assert 0.3 <= took < 0.8
+    assert request._cached_data == b""  # functions-framework's get_data() will not read on
+    assert peer.server.gettimeout() is None  # gunicorn's blocking socket, as it was
+    assert_reading_stopped(peer)
+
+
+def test_body_trickling_under_the_idle_timeout_hits_the_total_cap(peers):
+    # A byte every 0.1 s never trips the 0.3 s idle timeout; the cap is 0.3 s + 1000 B / 64 KiB/s.
+    peer = peers(declared=1000)
+    peer.trickle(b'{"message":', every=0.1)
+    error, took, _ = peer.request(timeout_s=0.3)
+    assert isinstance(error, ApiError), error
+    assert (error.status, error.reason) == (408, "body_total")
+    cap = 0.3 + 1000 / MIN_BODY_RATE
+    assert cap <= took < cap + 0.4
+    assert peer.server.gettimeout() is None
+    assert_reading_stopped(peer)
+
+
+@pytest.mark.parametrize("every", [None, 0.1])
+def test_chunked_body_too_slow_is_408_within_its_cap(peers, every):
+    # No Content-Length: the cap counts the largest allowed body.
+    peer = peers(declared=None, chunked=True)
+    peer.trickle(b'b\r\n{"message":\r\n', every=every, piece=b"1\r\n \r\n")
+    error, took, _ = peer.request(max_bytes=6553, timeout_s=0.3)
+    assert isinstance(error, ApiError), error
+    assert error.status == 408
+    assert took < 0.3 + 6553 / MIN_BODY_RATE + 0.4
+    assert_reading_stopped(peer)
+
+
+def test_slow_but_steady_upload_is_read_whole(peers):
+    # 200 kB in 20 kB pieces 0.1 s apart: about 1 s in all, far over the 0.3 s idle timeout,
+    # never idle that long, and within its cap (0.3 s + 200 kB / 64 KiB/s = 3.4 s).
+    body = b'{"a": "' + b"x" * 199_990 + b'"}'
+    assert len(body) == 199_999
+    peer = peers(declared=len(body))
+
+    def upload():
+        for start in range(0, len(body), 20_000):
+            peer.send(body[start:start + 20_000])
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=upload, daemon=True)
+    sender.start()
+    result, took, _ = peer.request(max_bytes=200_000, timeout_s=0.3)
+    sender.join(5)
+    assert result == {"a": "x" * 199_990}, result
+    assert took > 0.5
+    assert peer.server.gettimeout() is None
+
+
+def test_prompt_body_is_read_and_the_socket_timeout_restored(peers):
+    peer = peers(declared=14)
+    peer.server.settimeout(7.0)
+    peer.send(b'{"message": 1}')
+    assert peer.request()[0] == {"message": 1}
+    assert peer.server.gettimeout() == 7.0
+    peer.send(b"NEXT")  # the next request on this connection
+    assert peer.server.recv(4) == b"NEXT"  # reading was not shut: the connection lives on
+
+
+def test_request_timeout_comes_from_the_environ_when_not_given(peers):
+    peer = peers(declared=1000)
+    peer.environ[TIMEOUT_KEY] = 0.2
+    peer.trickle(b"{", every=None)
+    error, took, _ = peer.request(timeout_s=None)
+    assert isinstance(error, ApiError) and error.reason == "body_idle"
+    assert 0.2 <= took < 0.6
+
+
+# --- abandon_unread: an answer given before the body was read --------------------------------
+
+def test_unread_body_is_abandoned_and_never_read(peers):
+    peer = peers(declared=1000)
+    peer.trickle(b'{"message":', every=0.05)
+    with APP.test_request_context("/", method="POST", content_type=JSON, content_length=1000,
+                                  environ_overrides=peer.environ):
+        abandon_unread(flask.request)
+        assert flask.request._cached_data == b""
+        started = time.monotonic()
+        assert flask.request.get_data() == b""  # what functions-framework calls
+        assert time.monotonic() - started < 0.1
+    assert_drain_ends_at_once(peer)
+
+
+def test_body_read_whole_is_not_abandoned(peers):
+    peer = peers(declared=2)
+    peer.send(b"{}")
+    with APP.test_request_context("/", method="POST", content_type=JSON, content_length=2,
+                                  environ_overrides=peer.environ):
+        assert read_json(flask.request, 100, 0.3) == {}
+        abandon_unread(flask.request)
+    peer.send(b"NEXT")
+    peer.server.settimeout(1)
+    assert peer.server.recv(4) == b"NEXT"  # still open for the next request
+
+
+def test_request_without_a_body_is_not_abandoned(peers):
+    peer = peers(declared=0)
+    peer.send(b"NEXT")
+    with APP.test_request_context("/", method="GET", environ_overrides=peer.environ):
+        abandon_unread(flask.request)
+    peer.server.settimeout(1)
+    assert peer.server.recv(4) == b"NEXT"
+
+
+def test_body_refused_for_its_size_is_abandoned(peers):
+    peer = peers(declared=5000)
+    peer.trickle(b"{", every=0.05)
+    error, _, request = peer.request(max_bytes=100)
+    assert error.status == 413
+    with APP.test_request_context("/", method="POST", content_type=JSON, content_length=5000,
+                                  environ_overrides=peer.environ):
+        abandon_unread(flask.request)
+    assert_drain_ends_at_once(peer)

@@ -11,7 +11,8 @@ from core.errors import ApiError, error_response, json_response
 # The table of the SPEC, written out here on purpose (not imported from the code under test).
 SPEC_STATUS = {
     "invalid_argument": 400, "unauthenticated": 401, "permission_denied": 403,
-    "not_found": 404, "method_not_allowed": 405, "payload_too_large": 413,
+    "not_found": 404, "method_not_allowed": 405, "request_timeout": 408,
+    "payload_too_large": 413,
     "unsupported_media_type": 415, "blocked": 422, "rate_limited": 429, "quota_exceeded": 429,
     "internal": 500, "upstream_error": 502, "unavailable": 503, "timeout": 504,
 }
@@ -98,3 +99,13 @@ def test_json_response_keeps_unicode_and_status():
     assert response.status_code == 201
     assert response.headers["X-Test"] == "1"
     assert json.loads(response.get_data()) == {"reply": "Grüße ✓"}
+
+
+def test_json_response_with_a_lone_surrogate_is_valid_utf8():
+    # Upstream text (a Gemini reply) can hold an unpaired surrogate; the body must still be
+    # UTF-8 and the answer not a 500. It becomes U+FFFD, as a browser would show it anyway.
+    response = json_response({"reply": "a\ud800b\udfffc 😀"})
+    assert response.status_code == 200
+    text = response.get_data().decode("utf-8")  # strict
+    assert json.loads(text) == {"reply": "a\ufffdb\ufffdc 😀"}
+    assert "😀" in text  # still UTF-8, not ASCII escapes

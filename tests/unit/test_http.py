@@ -246,3 +246,97 @@ def test_stream_body_logs_keep_the_request_trace(captured):
     assert b"".join(response.response) == b"x"  # consumed after handle() returned
     [inside] = [e for e in captured() if e["message"] == "inside the stream"]
     assert inside["logging.googleapis.com/trace"] == trace
+
+
+# --- what is logged of a request, and the 408 ---------------------------------------------------
+
+@pytest.mark.parametrize(("method", "logged"), [
+    ("GET", "GET"), ("HEAD", "HEAD"), ("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH"),
+    ("DELETE", "DELETE"), ("OPTIONS", "OPTIONS"), ("PROPFIND", "OTHER"), ("M-SEARCH", "OTHER"),
+    ("TRACE", "OTHER"), ("Zq9METHOD", "OTHER"), ("X" * 200, "OTHER"),
+])
+def test_logged_method_comes_from_a_fixed_set(health, captured, method, logged):
+    health.open("/api/health", method=method)
+    [line] = [e for e in captured() if e["message"] == "request"]
+    assert line["method"] == logged
+    assert "Zq9" not in captured.raw()
+
+
+def endpoint_with(handler, **env):
+    from core.config import load_config
+    from core.http import Endpoint
+
+    endpoint = Endpoint(load_config("chat", {"APP_ENV": "development", **env}))
+    endpoint.route("/", methods=("POST",))(handler)
+    return endpoint
+
+
+def test_request_timeout_is_a_408_with_headers_and_a_validation_event(captured):
+    import flask
+    from core.errors import ApiError
+
+    def slow(request):
+        raise ApiError("request_timeout", reason="body_idle")
+
+    with flask.Flask("probe").test_request_context("/", method="POST"):
+        response = endpoint_with(slow).handle(flask.request)
+    assert response.status_code == 408
+    assert response.get_json() == {"error": {"code": "request_timeout",
+                                             "message": "The request body did not arrive in time."}}
+    assert_security_headers(response)
+    [event] = [e for e in captured() if e.get("event") == "validation_failed"]
+    assert event["reason"] == "body_idle" and event["subject"].startswith("ip:")
+
+
+def test_body_timeout_reaches_read_json(captured):
+    import flask
+    from core.body import TIMEOUT_KEY
+
+    seen = []
+
+    def handler(request):
+        seen.append(request.environ.get(TIMEOUT_KEY))
+        return flask.Response(status=204)
+
+    with flask.Flask("probe").test_request_context("/", method="POST"):
+        endpoint_with(handler, REQUEST_BODY_TIMEOUT_S="7").handle(flask.request)
+    assert seen == [7.0]
+
+
+def test_answer_before_the_body_never_waits_for_it(captured):
+    # A handler refusing before it reads the body (401 without a token): nobody reads the
+    # body after the answer either (functions-framework would, with no deadline), and the
+    # connection closes (under gunicorn its socket is shut for reading).
+    import socket
+    import threading
+    import time
+
+    import flask
+    from core.errors import ApiError
+    from gunicorn.http.body import Body, LengthReader
+    from gunicorn.http.unreader import SocketUnreader
+
+    def refuse(request):
+        raise ApiError("unauthenticated")
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    bound = threading.Timer(2, client.shutdown, (socket.SHUT_WR,))  # if it did wait: not forever
+    bound.start()
+    with client, server:
+        client.sendall(b'{"message":')  # of 1000 announced bytes
+        environ = {"wsgi.input": Body(LengthReader(SocketUnreader(server), 1000)),
+                   "gunicorn.socket": server, "wsgi.input_terminated": True}
+        with flask.Flask("probe").test_request_context(
+                "/", method="POST", content_type="application/json", content_length=1000,
+                environ_overrides=environ):
+            response = endpoint_with(refuse).handle(flask.request)
+            assert response.status_code == 401
+            started = time.monotonic()
+            assert flask.request.get_data() == b""  # what functions-framework calls next
+            assert time.monotonic() - started < 0.1
+        server.settimeout(1)
+        assert server.recv(100) == b'{"message":'
+        assert server.recv(100) == b""  # end of data at once: reading is shut
+    bound.cancel()

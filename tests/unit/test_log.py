@@ -5,8 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
+import warnings
 
 import pytest
+from stage_function import stage
 
 from core import log
 from core.log import JsonFormatter, bind_trace, reset_trace, security_event
@@ -148,3 +152,63 @@ def test_configure_is_idempotent(restore_logging):
     assert sum(isinstance(h.formatter, JsonFormatter) for h in root.handlers) == 1
     assert root.level == logging.WARNING
     assert logging.getLogger("httpx").level >= logging.WARNING
+
+
+def test_configure_quiets_httpx2(restore_logging):
+    log.configure("INFO")
+    assert logging.getLogger("httpx2").level >= logging.WARNING
+
+
+def test_py_warnings_record_keeps_category_and_place_but_never_the_text(restore_logging):
+    log.configure("INFO")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_logger.addHandler(handler)
+    try:
+        # What logging.captureWarnings makes of warnings.warn(...): the whole formatted text.
+        text = warnings.formatwarning("Zq9 upstream said\nsecond line", UserWarning,
+                                      "/srv/venv/lib/python3.11/site-packages/google/genai/_common.py",
+                                      707)
+        warnings_logger.warning(text)
+    finally:
+        warnings_logger.removeHandler(handler)
+    raw = stream.getvalue()
+    assert raw.count("\n") == 1 and "Zq9" not in raw and "second line" not in raw
+    entry = json.loads(raw)
+    assert entry["message"] == "library warning"
+    assert entry["warning"] == "UserWarning"
+    assert entry["source"] == "google.genai._common:707"
+    assert entry["severity"] == "WARNING"
+
+
+WARNINGS_PROBE = """
+import sys, warnings
+sys.path.insert(0, sys.argv[1])
+import main  # the staged chat function: its own log.configure, as deployed
+from google.genai import types
+warnings.warn("line1\\nSECRET-CANARY-1 quoted upstream text", UserWarning)
+types.FinishReason("SECRET-CANARY-2\\nfrom upstream")  # google-genai warns, quoting the value
+warnings.warn_explicit("SECRET-CANARY-3 %s %(x)s", RuntimeWarning,
+                       "/srv/lib/python3.11/site-packages/google/genai/models.py", 42)
+print("probe done", flush=True)
+"""
+
+
+def test_library_warnings_are_one_json_line_each_without_their_text(tmp_path):
+    source = stage("chat", tmp_path / "chat")
+    env = {"APP_ENV": "development", "FIREBASE_PROJECT_ID": "demo-jette", "GEMINI_API_KEY": "x",
+           "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", WARNINGS_PROBE, str(source.parent)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "SECRET-CANARY" not in result.stdout + result.stderr
+    assert result.stderr == ""  # nothing raw on stderr either
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "probe done"
+    entries = [json.loads(line) for line in lines[:-1]]  # every other line is one JSON object
+    found = [(e["warning"], e["source"]) for e in entries if e.get("logger") == "py.warnings"]
+    assert found == [("UserWarning", "<string>:6"), ("UserWarning", "google.genai._common:707"),
+                     ("RuntimeWarning", "google.genai.models:42")]
+    assert all(e["message"] == "library warning" for e in entries if e["logger"] == "py.warnings")
