@@ -1,4 +1,5 @@
-"""Firebase ID token verification and the sign-in policy (REQUIRE_AUTH, e-mail allow-lists).
+"""Firebase ID token verification and the sign-in policy (REQUIRE_AUTH, sign-in providers,
+e-mail allow-lists).
 
 The Auth emulator is honoured only outside production; config refuses to start otherwise.
 """
@@ -10,6 +11,8 @@ import threading
 import time
 
 import firebase_admin
+import google.auth.exceptions
+import requests
 from firebase_admin import auth as firebase_auth
 from firebase_admin.exceptions import FirebaseError
 from flask import Request
@@ -24,6 +27,14 @@ __all__ = ["verify_bearer", "authenticate", "revoke_sessions"]
 
 CLOCK_SKEW_S = 10
 _MAX_TOKEN_CHARS = 4096
+# Google (certificates, Identity Toolkit, the service account's access token) cannot be reached.
+_BACKEND_ERRORS = (FirebaseError, google.auth.exceptions.GoogleAuthError,
+                   requests.RequestException)
+# Firebase's own sign_in_provider values, logged as they are; anything else is logged as a class.
+_KNOWN_PROVIDERS = frozenset({
+    "google.com", "password", "phone", "anonymous", "custom", "emailLink", "apple.com",
+    "facebook.com", "github.com", "twitter.com", "microsoft.com", "yahoo.com",
+    "playgames.google.com", "gc.apple.com"})
 _app_lock = threading.Lock()
 _apps: dict[str, firebase_admin.App] = {}
 
@@ -57,24 +68,30 @@ def verify_bearer(request: Request, config: Config) -> Identity | None:
         raise _refuse(request, config, "user_not_found") from None
     except (firebase_auth.InvalidIdTokenError, ValueError):
         raise _refuse(request, config, "invalid") from None
-    except (firebase_auth.CertificateFetchError, FirebaseError) as error:
+    except _BACKEND_ERRORS as error:
         # Google's side is unreachable: not the user's fault, and not a reason to let them in.
-        log.logger.error("sign-in check failed", extra={"fields": {"error_class":
-                                                                   type(error).__name__}})
-        raise ApiError("unavailable", "Sign-in cannot be checked right now.", retry_after=30,
-                       reason="auth_backend") from None
+        raise _backend_unavailable(error, "Sign-in cannot be checked right now.") from None
+    except ApiError:
+        raise
+    except Exception as error:  # noqa: BLE001 - e.g. RecursionError on deeply nested JSON
+        # Whatever else a malformed token makes the parsers raise is the token's fault: 401,
+        # never a 500. Log the class only: the exception's text may quote the token.
+        log.logger.warning("ID token could not be parsed", extra={"fields": {
+            "event": "token_parse_error", "error_class": type(error).__name__}})
+        raise _refuse(request, config, "invalid") from None
     reason = _time_claims_problem(claims, time.time())
     if reason:
         raise _refuse(request, config, reason)
-    firebase_claims = claims.get("firebase") or {}
+    firebase_claims = claims.get("firebase")
+    firebase_claims = firebase_claims if isinstance(firebase_claims, dict) else {}
     identity = Identity(
         subject=pseudonym(config.secret_key, "uid", claims["uid"]),
         uid=claims["uid"],
-        email=claims.get("email"),
-        email_verified=bool(claims.get("email_verified")),
+        email=_text(claims.get("email")),
+        email_verified=claims.get("email_verified") is True,  # JSON true, not "false" or 1
         name=claims.get("name"),
         picture=claims.get("picture"),
-        provider=firebase_claims.get("sign_in_provider"),
+        provider=_text(firebase_claims.get("sign_in_provider")),
     )
     set_subject(request, identity.subject)
     return identity
@@ -89,6 +106,12 @@ def authenticate(request: Request, config: Config, *, allow_anonymous: bool | No
             raise _refuse(request, config, "missing")
         ip = client_ip(request.headers, request.remote_addr, config.trusted_proxy_hops)
         return anonymous(config.secret_key, ip)
+    if identity.provider not in config.allowed_sign_in_providers:
+        # Anonymous or custom-token users would otherwise each be a fresh budget.
+        log.security_event("auth_denied", subject=identity.subject, function=config.function,
+                           reason="sign_in_provider", provider=_provider_class(identity.provider))
+        raise ApiError("permission_denied", "This sign-in method is not allowed for this app.",
+                       reason="sign_in_provider")
     if not _allowed(identity, config):
         log.security_event("auth_denied", subject=identity.subject, function=config.function,
                            reason="not_on_allow_list")
@@ -100,8 +123,20 @@ def authenticate(request: Request, config: Config, *, allow_anonymous: bool | No
 
 
 def revoke_sessions(identity: Identity, config: Config) -> None:
-    """Revoke every refresh token of the user: sign out on all devices."""
-    firebase_auth.revoke_refresh_tokens(identity.uid, app=_firebase_app(config))
+    """Revoke every refresh token of the user: sign out on all devices.
+
+    Raises ApiError("unavailable") (503) when Google cannot be reached: nothing was revoked.
+    """
+    try:
+        firebase_auth.revoke_refresh_tokens(identity.uid, app=_firebase_app(config))
+    except firebase_auth.UserNotFoundError:  # deleted since the token was issued
+        log.security_event("auth_failure", subject=identity.subject, function=config.function,
+                           reason="user_not_found")
+        raise ApiError("unauthenticated", "Sign in to continue.",
+                       reason="user_not_found") from None
+    except _BACKEND_ERRORS as error:
+        raise _backend_unavailable(error, "Signing out everywhere is not possible right now; "
+                                          "please try again.") from None
     log.security_event("sessions_revoked", 20, subject=identity.subject, function=config.function)
 
 
@@ -122,13 +157,38 @@ def _time_claims_problem(claims: dict, now: float) -> str | None:
 
 
 def _allowed(identity: Identity, config: Config) -> bool:
+    """Empty lists admit any signed-in user; otherwise a verified ASCII e-mail must match exactly
+    (after ASCII lower-casing) or end in exactly `@<listed domain>`. A non-ASCII e-mail never
+    matches: Unicode lower-casing folds look-alikes (the Kelvin sign U+212A) into ASCII."""
     if not config.allowed_emails and not config.allowed_domains:
         return True
-    if not identity.email or not identity.email_verified:
+    if not identity.email or not identity.email_verified or not identity.email.isascii():
         return False
     email = identity.email.lower()
-    domain = email.rpartition("@")[2]
+    local, at, domain = email.rpartition("@")
+    if not local or not at:
+        return False
     return email in config.allowed_emails or domain in config.allowed_domains
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _provider_class(provider: str | None) -> str:
+    """A bounded value for logs: Firebase's own provider ids, else only their kind."""
+    if provider is None:
+        return "none"
+    if provider in _KNOWN_PROVIDERS:
+        return provider
+    kind = provider.partition(".")[0]
+    return kind if kind in ("oidc", "saml") else "other"
+
+
+def _backend_unavailable(error: Exception, message: str) -> ApiError:
+    log.logger.error("Firebase Auth unavailable", extra={"fields": {
+        "event": "auth_backend_unavailable", "error_class": type(error).__name__}})
+    return ApiError("unavailable", message, retry_after=30, reason="auth_backend")
 
 
 def _refuse(request: Request, config: Config, reason: str) -> ApiError:
@@ -147,3 +207,9 @@ def _firebase_app(config: Config) -> firebase_admin.App:
             options = {"projectId": config.project_id} if config.project_id else {}
             _apps[key] = firebase_admin.initialize_app(options=options, name=f"jette-{key}")
         return _apps[key]
+
+
+def firebase_app(config: Config) -> firebase_admin.App:
+    """The firebase-admin app of the function's project, shared by every Firebase check
+    (ID tokens here, App Check tokens in core.app_check)."""
+    return _firebase_app(config)

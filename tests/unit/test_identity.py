@@ -89,3 +89,65 @@ def test_ipv6_is_normalized():
     assert client_ip(xff("2001:DB8:0:0:0:0:0:0001"), None, 1) == "2001:db8::1"
     assert client_ip({}, "2001:0db8::0001", 1) == "2001:db8::1"
     assert client_ip(xff(" 203.0.113.5 "), None, 1) == "203.0.113.5"
+
+
+# Anonymous mode keys an IPv6 client by its /64: one host (SLAAC privacy addresses, or a
+# client that rotates on purpose) owns a whole /64, so per-address keys would not limit it.
+
+def test_anonymous_ipv6_identity_is_the_pseudonym_of_its_64():
+    identity = anonymous(KEY, "2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+    assert identity.anonymous
+    assert identity.subject == pseudonym(KEY, "ip", "2001:db8:1:2::/64")
+
+
+def test_addresses_rotating_inside_one_64_share_one_identity():
+    subjects = {anonymous(KEY, f"2001:db8:1:2:{i:x}:{i * 7:x}::{i:x}").subject
+                for i in range(1, 50)}
+    assert subjects == {pseudonym(KEY, "ip", "2001:db8:1:2::/64")}
+
+
+def test_neighbouring_64s_and_ipv4_addresses_stay_apart():
+    assert anonymous(KEY, "2001:db8:1:2::1").subject != anonymous(KEY, "2001:db8:1:3::1").subject
+    # IPv4 stays per address.
+    assert anonymous(KEY, "203.0.113.9").subject != anonymous(KEY, "203.0.113.10").subject
+    assert anonymous(KEY, "203.0.113.9").subject == pseudonym(KEY, "ip", "203.0.113.9")
+
+
+def test_ipv4_mapped_ipv6_is_the_ipv4_client():
+    assert client_ip(xff("::ffff:203.0.113.5"), None, 1) == "203.0.113.5"
+    assert client_ip({}, "::ffff:cb00:7105", 1) == "203.0.113.5"
+    assert anonymous(KEY, "::ffff:203.0.113.5").subject == pseudonym(KEY, "ip", "203.0.113.5")
+    # ...and two IPv4 clients behind mapped addresses are still two clients, not one /64.
+    assert (anonymous(KEY, "::ffff:203.0.113.5").subject
+            != anonymous(KEY, "::ffff:203.0.113.6").subject)
+
+
+def test_ipv6_zone_ids_are_ignored():
+    assert anonymous(KEY, "fe80::1%eth0").subject == pseudonym(KEY, "ip", "fe80::/64")
+
+
+def test_unknown_client_keeps_its_shared_identity():
+    assert anonymous(KEY, "unknown").subject == pseudonym(KEY, "ip", "unknown")
+
+
+def test_rotating_ipv6_addresses_cannot_escape_the_rate_limit():
+    from core.config import load_config
+    from core.errors import ApiError
+    from core.quota import Quota
+
+    config = load_config("chat", {"APP_ENV": "development", "REQUIRE_AUTH": "false",
+                                  "RATE_LIMITS": "5/minute",
+                                  "MAX_CONCURRENT_STREAMS_PER_USER": "100"})
+    quota = Quota(config)
+
+    def admit(header: str):
+        ip = client_ip(xff(header), "10.0.0.1", config.trusted_proxy_hops)
+        return quota.admit_chat(anonymous(config.secret_key, ip).subject, 0)
+
+    for i in range(5):
+        admit(f"2001:db8:aa:bb:{i + 1:x}::{i + 9:x}")
+    with pytest.raises(ApiError) as refused:
+        admit("2001:db8:aa:bb:ffff:ffff:ffff:ffff")
+    assert refused.value.code == "rate_limited"
+    # Another /64 (another customer of the same provider) still has its own limit.
+    admit("2001:db8:aa:bc::1")
