@@ -6,6 +6,7 @@ Both need a valid Firebase ID token, whatever REQUIRE_AUTH says: there is no ano
 from flask import Response
 
 from core import log
+from core.app_check import verify_app
 from core.auth import authenticate, revoke_sessions
 from core.config import load_config
 from core.errors import json_response
@@ -20,6 +21,7 @@ QUOTA = Quota(CONFIG)
 
 @ENDPOINT.route("/", "/api/auth", methods=("GET", "OPTIONS"))
 def whoami(request):
+    verify_app(request, CONFIG)
     identity = authenticate(request, CONFIG, allow_anonymous=False)
     QUOTA.admit_request(identity.subject)
     return json_response({
@@ -36,6 +38,7 @@ def whoami(request):
 
 @ENDPOINT.route("/revoke", "/api/auth/revoke", methods=("POST", "OPTIONS"))
 def revoke(request):
+    verify_app(request, CONFIG)
     identity = authenticate(request, CONFIG, allow_anonymous=False)
     QUOTA.admit_request(identity.subject)
     revoke_sessions(identity, CONFIG)

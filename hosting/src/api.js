@@ -1,9 +1,33 @@
 // HTTP calls to our functions. Bearer ID tokens only: no cookies are ever sent (credentials: omit).
+// With App Check on (see appcheck.js), every call also carries an X-Firebase-AppCheck token.
 
+import { APP_CHECK_HEADER } from "./appcheck.js";
 import { ApiError, errorFromEvent, errorFromResponse } from "./errors.js";
 import { readSSE } from "./sse.js";
 
 const FALLBACK_CHAT_PATH = "/api/chat";
+
+/** @type {null | (() => Promise<string|null>)} */
+let appCheckToken = null;
+
+/**
+ * Send an App Check token with every call to the chat and auth functions from now on
+ * (`getToken` is what startAppCheck returns; null: send none).
+ */
+export function useAppCheck(getToken) {
+  appCheckToken = typeof getToken === "function" ? getToken : null;
+}
+
+/** {"X-Firebase-AppCheck": token}, or {} when App Check is off or no token can be had. */
+async function appCheckHeaders() {
+  if (!appCheckToken) return {};
+  try {
+    const token = await appCheckToken();
+    return token ? { [APP_CHECK_HEADER]: token } : {};
+  } catch {
+    return {}; // the server decides per its APP_CHECK mode
+  }
+}
 
 function headers(token, extra = {}) {
   const h = { ...extra };
@@ -27,6 +51,7 @@ function isAbort(error) {
  */
 export async function sendChat({ chatUrl, token, body, signal, onDelta, fetchImpl = globalThis.fetch }) {
   const payload = JSON.stringify(body);
+  const appCheck = await appCheckHeaders(); // one token for the stream and its fallback
   let response;
   let via = "stream";
   try {
@@ -35,7 +60,7 @@ export async function sendChat({ chatUrl, token, body, signal, onDelta, fetchImp
       mode: "cors",
       credentials: "omit",
       cache: "no-store",
-      headers: headers(token, { "Content-Type": "application/json", Accept: "text/event-stream" }),
+      headers: headers(token, { ...appCheck, "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: payload,
       signal,
     });
@@ -47,7 +72,7 @@ export async function sendChat({ chatUrl, token, body, signal, onDelta, fetchImp
         method: "POST",
         credentials: "omit",
         cache: "no-store",
-        headers: headers(token, { "Content-Type": "application/json", Accept: "application/json" }),
+        headers: headers(token, { ...appCheck, "Content-Type": "application/json", Accept: "application/json" }),
         body: payload,
         signal,
       });
@@ -115,13 +140,14 @@ async function readChatStream(stream, onDelta, signal) {
 
 /** A same-origin JSON call to the auth function; rejects with ApiError. */
 async function callAuth(path, method, token, fetchImpl) {
+  const appCheck = await appCheckHeaders();
   let response;
   try {
     response = await fetchImpl(path, {
       method,
       credentials: "omit",
       cache: "no-store",
-      headers: headers(token, { Accept: "application/json" }),
+      headers: headers(token, { ...appCheck, Accept: "application/json" }),
     });
   } catch {
     throw new ApiError("network");

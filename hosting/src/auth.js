@@ -92,6 +92,7 @@ export function startAuth(config, { onUser, onError }) {
   }
 
   const api = {
+    app,
     auth,
     async signIn() {
       if (config.authEmulatorUrl) {

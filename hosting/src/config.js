@@ -5,6 +5,7 @@
 //   /config.json            {"chatUrl": "https://chat-….run.app/",     the chat function's own URL
 //                            "authEmulatorUrl": "http://127.0.0.1:9099", development only
 //                            "authDomain": "chat.example.com",           optional override
+//                            "appCheckSiteKey": "6Lc…",                   optional: App Check on
 //                            "limits": {"maxMessageChars", "maxHistoryMessages", "maxRequestBytes"}}
 //                                                                         optional, server's values
 
@@ -36,6 +37,15 @@ export function checkUrl(value, name) {
   return url.href;
 }
 
+/** A reCAPTCHA Enterprise site key (App Check), or null when App Check is off. */
+export function checkSiteKey(value) {
+  if (value === undefined || value === null || value === "") return null;
+  if (typeof value !== "string" || !/^[A-Za-z0-9_-]{20,100}$/.test(value)) {
+    throw new Error("config.json: appCheckSiteKey is not a reCAPTCHA Enterprise site key");
+  }
+  return value;
+}
+
 function positiveInt(value, fallback) {
   return Number.isInteger(value) && value > 0 ? value : fallback;
 }
@@ -57,6 +67,7 @@ export function parseRuntimeConfig(firebaseInit, appConfig) {
       typeof app.authEmulatorUrl === "string" && app.authEmulatorUrl
         ? new URL(checkUrl(app.authEmulatorUrl, "authEmulatorUrl")).origin
         : null,
+    appCheckSiteKey: checkSiteKey(app.appCheckSiteKey),
     limits: {
       maxMessageChars: positiveInt(limits.maxMessageChars, DEFAULT_LIMITS.maxMessageChars),
       maxHistoryMessages: positiveInt(limits.maxHistoryMessages, DEFAULT_LIMITS.maxHistoryMessages),

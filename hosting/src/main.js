@@ -2,7 +2,8 @@
 // No inline styles anywhere: state is shown through classes, `hidden` and data-* attributes.
 
 import "./styles.css";
-import { fetchMe, normalizeQuota, quotaText, revokeSessions, sendChat } from "./api.js";
+import { fetchMe, normalizeQuota, quotaText, revokeSessions, sendChat, useAppCheck } from "./api.js";
+import { startAppCheck } from "./appcheck.js";
 import { startAuth } from "./auth.js";
 import { loadRuntimeConfig } from "./config.js";
 import { DEFAULT_LIMITS, buildRequest, deserialize, exportFileName, serialize, toMarkdown } from "./conversation.js";
@@ -792,6 +793,8 @@ async function main() {
       onUser,
       onError: (message) => showBanner({ code: "sign-in", message }),
     });
+    // Only with a site key in config.json: the App Check SDK is then loaded in the background.
+    useAppCheck(startAppCheck(state.authApi.app, state.config.appCheckSiteKey));
   } catch (error) {
     console.error("Firebase Auth could not start:", error?.message || error);
     document.body.dataset.appState = "error";
