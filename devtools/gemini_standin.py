@@ -261,10 +261,13 @@ class Handler(BaseHTTPRequestHandler):
             c |= {"finishReason": finish} if finish else {}
             return c | {"index": 0, "safetyRatings": rats or ratings()}
 
-        if action == "error":
+        if action == "error":  # an error status is never billed
             code = int(step.get("status", 500))
             self.state.update(rec, state="failed", http_status=code)
             return self._json(code, error_body(code, step.get("message"), step.get("retry_delay")))
+        # What Gemini bills for this call: its input once it accepted the request, plus the
+        # output it has produced (sent) so far; the final usageMetadata once it completes.
+        self.state.update(rec, billed_tokens=ptok)
         if action == "hang" and int(step.get("after_chunks", 0)) == 0 or action == "drop" and not stream:
             gone = action == "hang" and self._client_gone(float(step.get("seconds", 30)))
             self.state.update(rec, state="client_disconnected" if gone else "dropped")
@@ -301,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
         if not stream:
             self.state.update(rec, http_status=200)
             self._json(200, whole)
-            return self.state.update(rec, state="complete")
+            return self.state.update(rec, state="complete", billed_tokens=_total(whole, ptok))
 
         limit = int(step.get("after_chunks", 0)) if action in ("hang", "drop") else len(chunks)
         self.send_response(200)
@@ -310,11 +313,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.state.update(rec, http_status=200)
+        sent = ""
         for i, chunk in enumerate(chunks[:limit]):
             if i and self._client_gone(delay):
                 self.state.update(rec, state="client_disconnected")
                 return self._abort()
             event = b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n"
+            sent += "".join(_texts(c.get("content", {})) for c in chunk.get("candidates", []))
+            self.state.update(rec, billed_tokens=ptok + math.ceil(len(sent) / 4))
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.state.update(rec, chunks_sent=i + 1)
         if action in ("hang", "drop"):
@@ -322,7 +328,11 @@ class Handler(BaseHTTPRequestHandler):
             self.state.update(rec, state="client_disconnected" if gone else "dropped")
             return self._abort()
         self.wfile.write(b"0\r\n\r\n")
-        self.state.update(rec, state="complete")
+        self.state.update(rec, state="complete", billed_tokens=_total(chunks[-1], ptok))
+
+
+def _total(response: dict, prompt: int) -> int:
+    return int(response.get("usageMetadata", {}).get("totalTokenCount", prompt))
 
 
 class StandinServer(ThreadingHTTPServer):

@@ -6,6 +6,7 @@ parse -> shared checks (origin, method, kill switch, sign-in, body, limits) -> G
 from flask import Response
 
 from core import log
+from core.app_check import verify_app
 from core.auth import authenticate
 from core.body import read_json
 from core.config import load_config
@@ -13,6 +14,7 @@ from core.errors import ApiError, json_response
 from core.http import Endpoint
 from core.quota import Quota
 
+from billing import Meter, charge, reservation
 from sse import ChatEvents
 from turn import parse_turn
 from upstream import Gemini
@@ -29,24 +31,34 @@ def answer(request):
     if not CONFIG.chat_enabled:
         raise ApiError("unavailable", "Chat is paused by the operators; please try later.",
                        retry_after=300, reason="kill_switch")
+    verify_app(request, CONFIG)
     identity = authenticate(request, CONFIG)
     turn = parse_turn(read_json(request, CONFIG.max_request_bytes), CONFIG)
-    admission = QUOTA.admit_chat(identity.subject)
+    meter = Meter()
+    admission = QUOTA.admit_chat(identity.subject, reservation(turn, CONFIG))
+
+    settled: list[dict] = []
+
+    def settle() -> dict:
+        """Charge what Gemini bills (counted once, even if asked again) and free the slot."""
+        if not settled:
+            settled.append(admission.settle(charge(meter, turn, CONFIG, GEMINI.count_tokens)))
+        return settled[0]
+
     streaming = "text/event-stream" in request.headers.get("Accept", "")
     try:
         if streaming:
-            first, rest = GEMINI.open_stream(turn, identity.subject)
+            first, rest = GEMINI.open_stream(turn, identity.subject, meter)
         else:
-            reply = GEMINI.complete(turn, identity.subject)
+            reply = GEMINI.complete(turn, identity.subject, meter)
     except BaseException:
-        admission.finish(0)  # nothing was generated: free the stream slot, charge nothing
+        settle()  # Gemini bills only what it accepted: usually nothing here
         raise
     if streaming:
-        return Response(ChatEvents(first, rest, admission.finish),
+        return Response(ChatEvents(first, rest, meter, settle),
                         mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
     return json_response({"reply": reply.text, "finishReason": reply.finish_reason or "STOP",
-                          "usage": reply.public_usage(),
-                          "quota": admission.finish(reply.total_tokens())})
+                          "usage": meter.public_usage(), "quota": settle()})
 
 
 def chat(request):

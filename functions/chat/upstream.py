@@ -1,11 +1,11 @@
 """Gemini through google-genai: one lazy client per instance, a total deadline, and retries
 with backoff on 429/5xx only until the first chunk exists (nothing has reached the client yet).
+Every call records what Gemini reported into a `billing.Meter`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
 import re
 import threading
@@ -21,10 +21,12 @@ from core import log
 from core.config import Config
 from core.errors import ApiError
 
+from billing import Meter
 from turn import Turn
 
 MAX_ATTEMPTS = 3
 FIRST_BACKOFF_S = 0.5
+COUNT_TOKENS_TIMEOUT_S = 10
 QUOTA_RETRY_AFTER_S = 30
 # Finish reasons that mean "stopped by a filter"; with no text at all the answer is `blocked`.
 FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
@@ -34,17 +36,6 @@ FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "
 class Chunk:
     text: str
     finish_reason: str | None
-    usage: dict | None
-
-    def total_tokens(self, streamed_chars: int = 0) -> int:
-        """Tokens to charge: Gemini's count, or an estimate if the answer stopped before it."""
-        reported = (self.usage or {}).get("totalTokens", 0)
-        return max(reported, math.ceil(streamed_chars / 4))
-
-    def public_usage(self) -> dict:
-        usage = self.usage or {}
-        return {"inputTokens": usage.get("inputTokens", 0),
-                "outputTokens": usage.get("outputTokens", 0)}
 
 
 class Gemini:
@@ -65,7 +56,7 @@ class Gemini:
                                                 http_options=options)
         return self._client
 
-    def complete(self, turn: Turn, subject: str) -> Chunk:
+    def complete(self, turn: Turn, subject: str, meter: Meter) -> Chunk:
         """One whole answer (JSON mode)."""
         deadline = time.monotonic() + self._config.gemini_timeout_s
 
@@ -73,11 +64,12 @@ class Gemini:
             response = self.client().models.generate_content(
                 model=self._config.gemini_model, contents=turn.contents(),
                 config=self._request_config(remaining))
-            return read_chunk(response, first=True)
+            return read_chunk(response, meter, first=True)
 
-        return self._with_retries(attempt, deadline, subject)
+        return self._with_retries(attempt, deadline, subject, meter)
 
-    def open_stream(self, turn: Turn, subject: str) -> tuple[Chunk, Iterator[Chunk]]:
+    def open_stream(self, turn: Turn, subject: str,
+                    meter: Meter) -> tuple[Chunk, Iterator[Chunk]]:
         """The first chunk (retried as needed) and an iterator over the rest of the answer."""
         deadline = time.monotonic() + self._config.gemini_timeout_s
 
@@ -89,20 +81,28 @@ class Gemini:
                 first = next(stream, None)
                 if first is None:
                     raise ApiError("upstream_error", reason="empty_stream")
-                return read_chunk(first, first=True), stream
+                return read_chunk(first, meter, first=True), stream
             except BaseException:
                 stream.close()
                 raise
 
-        first, stream = self._with_retries(attempt, deadline, subject)
-        return first, self._rest(stream, deadline, subject)
+        first, stream = self._with_retries(attempt, deadline, subject, meter)
+        return first, _Rest(self._rest(stream, deadline, subject, meter), stream)
 
-    def _rest(self, stream, deadline: float, subject: str) -> Iterator[Chunk]:
+    def count_tokens(self, contents: list[dict]) -> int:
+        """Gemini's own count for `contents` (countTokens is free of charge)."""
+        response = self.client().models.count_tokens(
+            model=self._config.gemini_model, contents=contents,
+            config=types.CountTokensConfig(http_options=types.HttpOptions(
+                timeout=COUNT_TOKENS_TIMEOUT_S * 1000)))
+        return int(response.total_tokens or 0)
+
+    def _rest(self, stream, deadline: float, subject: str, meter: Meter) -> Iterator[Chunk]:
         try:
             for response in stream:
                 if time.monotonic() > deadline:
                     raise ApiError("timeout", reason="deadline")
-                yield read_chunk(response, first=False)
+                yield read_chunk(response, meter, first=False)
         except ApiError:
             raise
         except Exception as error:
@@ -117,7 +117,7 @@ class Gemini:
             http_options=types.HttpOptions(timeout=max(1, int(remaining_s * 1000))),
         )
 
-    def _with_retries(self, attempt, deadline: float, subject: str):
+    def _with_retries(self, attempt, deadline: float, subject: str, meter: Meter):
         backoff = FIRST_BACKOFF_S
         for number in range(1, MAX_ATTEMPTS + 1):
             remaining = deadline - time.monotonic()
@@ -129,6 +129,8 @@ class Gemini:
                 log.security_event("upstream_refusal", subject=subject, reason=refusal.reason)
                 raise
             except Exception as error:
+                if _status(error) is None and not _never_sent(error):
+                    meter.unknown = True  # Gemini may have run it: never retried, charged
                 wait = backoff * random.uniform(0.8, 1.2)
                 if (not _retryable(error) or number == MAX_ATTEMPTS
                         or time.monotonic() + wait >= deadline):
@@ -140,8 +142,29 @@ class Gemini:
         raise AssertionError("unreachable")
 
 
-def read_chunk(response: types.GenerateContentResponse, first: bool) -> Chunk:
-    """Text, finish reason and usage of one response; refusals become ApiErrors."""
+class _Rest:
+    """The rest of a stream. close() also closes the upstream call when iteration never
+    started (a generator closed before its first step skips its `finally`)."""
+
+    def __init__(self, chunks: Iterator[Chunk], stream):
+        self._chunks, self._stream = chunks, stream
+
+    def __iter__(self) -> _Rest:
+        return self
+
+    def __next__(self) -> Chunk:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        try:
+            self._chunks.close()
+        finally:
+            self._stream.close()
+
+
+def read_chunk(response: types.GenerateContentResponse, meter: Meter, first: bool) -> Chunk:
+    """Text and finish reason of one response, recorded with its usage in `meter`; refusals
+    become ApiErrors."""
     usage = None
     if response.usage_metadata is not None:
         meta = response.usage_metadata
@@ -150,18 +173,21 @@ def read_chunk(response: types.GenerateContentResponse, first: bool) -> Chunk:
                  "totalTokens": meta.total_token_count or 0}
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None:
+        meter.record(usage, "", final=True)
         raise ApiError("blocked", reason="prompt_blocked")
     if not response.candidates:
+        meter.record(usage, "", final=False)
         if first:
             raise ApiError("upstream_error", reason="no_candidates")
-        return Chunk("", None, usage)
+        return Chunk("", None)
     candidate = response.candidates[0]
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     text = "".join(part.text for part in parts if part.text and not part.thought)
     finish = _name(candidate.finish_reason)
+    meter.record(usage, text, final=finish is not None)
     if first and not text and finish in FILTERED:
         raise ApiError("blocked", reason="answer_blocked")
-    return Chunk(text, finish, usage)
+    return Chunk(text, finish)
 
 
 def upstream_failure(error: BaseException, subject: str, mid_stream: bool = False) -> ApiError:
@@ -183,10 +209,16 @@ def upstream_failure(error: BaseException, subject: str, mid_stream: bool = Fals
 
 
 def _retryable(error: BaseException) -> bool:
+    """Only what Gemini refused with a status, or what never reached it, is tried again: a
+    call cut off after it was sent may have run (and been billed)."""
     status = _status(error)
     if status is not None:
         return status == 429 or status >= 500
-    return _is_transport(error, "TransportError") and not _is_transport(error, "TimeoutException")
+    return _never_sent(error)
+
+
+def _never_sent(error: BaseException) -> bool:
+    return _is_transport(error, "ConnectError") or _is_transport(error, "ConnectTimeout")
 
 
 def _status(error: BaseException) -> int | None:

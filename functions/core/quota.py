@@ -24,6 +24,7 @@ __all__ = ["Quota", "Admission"]
 INCIDENT_WINDOW_S = 30.0
 STORE_TIMEOUT_S = 1.5
 STREAM_RETRY_AFTER_S = 5
+STREAM_MARGIN_S = 60
 
 
 class Quota:
@@ -39,23 +40,31 @@ class Quota:
             log.logger.warning("RATE_LIMIT_STORAGE=memory:// counts per instance: limits are "
                                "multiplied by the number of instances")
 
-    def admit_chat(self, subject: str) -> Admission:
-        """Count one chat request, or raise 429 (`rate_limited` / `quota_exceeded`)."""
+    def admit_chat(self, subject: str, reserve_tokens: int) -> Admission:
+        """Count one chat request and reserve its worst case (`reserve_tokens`) against both
+        daily budgets in the same commit, or raise 429 (`rate_limited` / `quota_exceeded`).
+
+        Concurrent requests see each other's reservations. A request is admitted while the
+        budgets had room before its own reservation, so a budget is overspent by at most one
+        answer's reservation however many requests race.
+        """
         now = time.time()
-        keys = _Keys(subject, now)
+        keys = _Keys(subject, now, _stream_period(self._config))
         cfg = self._config
+        reserve = max(0, int(reserve_tokens))
         ops = [(item.key_for("chat", subject), item.get_expiry(), 1) for item in self.chat_items]
-        ops += [(keys.user_budget, keys.budget_ttl, 0), (keys.global_budget, keys.budget_ttl, 0)]
-        ops += [(keys.streams, keys.stream_ttl(cfg), 1)]
-        counts = self._run("incr_many", ops)
-        rates, (used, _), (global_used, _), (streams, _) = counts[:-3], *counts[-3:]
-        admission = Admission(self, keys, user_tokens_used=used,
+        ops += [(keys.user_budget, keys.budget_ttl, reserve),
+                (keys.global_budget, keys.budget_ttl, reserve),
+                (keys.streams, keys.stream_ttl, 1), (keys.earlier_streams, keys.stream_ttl, 0)]
+        counts, counters = self._run("incr_many", ops)
+        rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
+        admission = Admission(self, counters, keys, reserved=reserve, user_tokens_used=used,
                               requests_left=_requests_left(self.chat_items, rates))
-        refusal = (_budget_refusal(cfg, used, global_used, keys, now)
+        refusal = (_budget_refusal(cfg, used - reserve, global_used - reserve, keys, now)
                    or _rate_refusal(self.chat_items, rates, now)
-                   or _stream_refusal(cfg, streams))
+                   or _stream_refusal(cfg, streams + earlier))
         if refusal is not None:
-            admission.finish(0)
+            admission.settle(0)  # give the reservation and the stream slot back
             log.security_event("limit_refused", subject=subject, function=cfg.function,
                                limit=refusal.reason)
             raise refusal
@@ -65,19 +74,20 @@ class Quota:
         """Count one request to the auth function, or raise 429 `rate_limited`."""
         now = time.time()
         ops = [(item.key_for("auth", subject), item.get_expiry(), 1) for item in self.auth_items]
-        refusal = _rate_refusal(self.auth_items, self._run("incr_many", ops), now)
+        counts, _ = self._run("incr_many", ops)
+        refusal = _rate_refusal(self.auth_items, counts, now)
         if refusal is not None:
             log.security_event("limit_refused", subject=subject, function=self._config.function,
                                limit=refusal.reason)
             raise refusal
 
     def status(self, subject: str) -> dict:
-        """What is left of the chat limits for `subject` (reads only)."""
+        """What is left of the chat limits for `subject` (reads only; reservations count)."""
         now = time.time()
-        keys = _Keys(subject, now)
+        keys = _Keys(subject, now, _stream_period(self._config))
         ops = [(item.key_for("chat", subject), item.get_expiry(), 0) for item in self.chat_items]
         ops.append((keys.user_budget, keys.budget_ttl, 0))
-        counts = self._run("incr_many", ops)
+        counts, _ = self._run("incr_many", ops)
         requests = [{"limit": str(item), "remaining": max(0, item.amount - count),
                      "resetSeconds": _seconds_until(end, now) if count else item.get_expiry()}
                     for item, (count, end) in zip(self.chat_items, counts)]
@@ -88,13 +98,14 @@ class Quota:
             "resetSeconds": _seconds_until(keys.day_end, now)}}
 
     def _run(self, operation: str, ops: list):
-        """The shared store, or the per-instance fallback while the store is failing."""
+        """The shared store, or the per-instance fallback while the store is failing; returns
+        the result and the counters that produced it (a settlement goes to the same ones)."""
         if time.monotonic() >= self._down_until:
             try:
-                return getattr(self._store, operation)(ops)
+                return getattr(self._store, operation)(ops), self._store
             except Exception as error:  # noqa: BLE001 - any store failure: limit locally, never 500
                 self._incident(error)
-        return getattr(self._fallback, operation)(ops)
+        return getattr(self._fallback, operation)(ops), self._fallback
 
     def _incident(self, error: Exception) -> None:
         with self._lock:
@@ -108,37 +119,52 @@ class Quota:
 
 @dataclass
 class Admission:
-    """An admitted chat request: charge its tokens and free its stream slot exactly once."""
+    """An admitted chat request and its reservation: `settle(tokens)` replaces the reservation
+    with the real charge and frees the stream slot, exactly once, on the counters that
+    admitted it. If the store fails then, or the instance dies first, the reservation stays:
+    that errs towards the budget, never towards the caller."""
 
     quota: Quota
+    counters: _Counters
     keys: _Keys
+    reserved: int
     user_tokens_used: int
     requests_left: int
-    _done: bool = field(default=False, repr=False)
+    _settled: bool = field(default=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def finish(self, tokens: int) -> dict:
-        ops = [(self.keys.streams, self.keys.stream_ttl(self.quota._config), -1)]
-        if tokens > 0:
-            ops += [(self.keys.user_budget, self.keys.budget_ttl, tokens),
-                    (self.keys.global_budget, self.keys.budget_ttl, tokens)]
-        if not self._done:
-            self._done = True
-            self.quota._run("add_many", ops)
+    def settle(self, tokens: int | None) -> dict:
+        """Charge `tokens` (None: unknown, keep the whole reservation); returns what is left."""
+        charge = self.reserved if tokens is None else max(0, int(tokens))
+        with self._lock:
+            first, self._settled = not self._settled, True
+        if first:
+            delta = charge - self.reserved
+            ops = [(self.keys.streams, self.keys.stream_ttl, -1)]
+            if delta:
+                ops += [(self.keys.user_budget, self.keys.budget_ttl, delta),
+                        (self.keys.global_budget, self.keys.budget_ttl, delta)]
+            try:
+                self.counters.add_many(ops)
+            except Exception as error:  # noqa: BLE001 - the reservation stays charged
+                self.quota._incident(error)
         budget = self.quota._config.daily_token_budget
         return {"requestsLeft": self.requests_left,
-                "tokensLeft": max(0, budget - self.user_tokens_used - max(tokens, 0))}
+                "tokensLeft": max(0, budget - (self.user_tokens_used - self.reserved + charge))}
 
 
 @dataclass
 class _Keys:
     subject: str
     now: float
+    stream_period: int
     day: str = field(init=False)
     day_end: float = field(init=False)
 
     def __post_init__(self):
         self.day = time.strftime("%Y-%m-%d", time.gmtime(self.now))
         self.day_end = (math.floor(self.now / 86400) + 1) * 86400.0  # next 00:00 UTC
+        self._period = math.floor(self.now / self.stream_period)
 
     @property
     def user_budget(self) -> str:
@@ -152,14 +178,27 @@ class _Keys:
     def budget_ttl(self) -> int:
         return int(self.day_end - self.now) + 3600
 
+    # Open streams are counted per period as long as the longest answer: a slot is taken in
+    # the current period's counter and given back to that same counter, and admission reads
+    # this period's and the last one's. A counter is never read after its two periods, so a
+    # slot that outlives them (a hung instance) lapses once and cannot drive a live count
+    # below zero or be freed twice.
     @property
     def streams(self) -> str:
-        return f"streams/{self.subject}"
+        return f"streams/{self.subject}/{self._period}"
 
-    @staticmethod
-    def stream_ttl(config: Config) -> int:
-        # A crashed instance cannot hold a slot forever: it lapses after the longest answer.
-        return int(config.gemini_timeout_s) + 60
+    @property
+    def earlier_streams(self) -> str:
+        return f"streams/{self.subject}/{self._period - 1}"
+
+    @property
+    def stream_ttl(self) -> int:
+        return 3 * self.stream_period
+
+
+def _stream_period(config: Config) -> int:
+    """The longest an answer can hold its slot: the Gemini deadline plus a margin."""
+    return int(config.gemini_timeout_s) + STREAM_MARGIN_S
 
 
 class _Counters:

@@ -16,6 +16,7 @@ from upstream import Chunk
 ORIGIN = "https://app.example"
 SSE = {"Accept": "text/event-stream", "Origin": ORIGIN}
 USAGE = {"inputTokens": 2, "outputTokens": 3, "totalTokens": 5}
+COUNTED = 7  # countTokens of a request
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +28,27 @@ def chat(staged_client):
 
 
 class Stream:
-    def __init__(self, *chunks):
-        self._chunks = iter(chunks)
+    """Gemini's rest-iterator: records each chunk in the request's meter, as upstream does."""
+
+    def __init__(self, meter, *items):
+        self._meter, self._items = meter, list(items)
         self.closed = False
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        return next(self._chunks)
+        if not self._items:
+            raise StopIteration
+        return opened(self._meter, *self._items.pop(0))
 
     def close(self):
         self.closed = True
+
+
+def opened(meter, text: str, finish: str | None = None, usage: dict | None = None) -> Chunk:
+    meter.record(usage, text, final=finish is not None)
+    return Chunk(text, finish)
 
 
 @pytest.fixture
@@ -48,21 +58,38 @@ def gemini(chat, monkeypatch):
     return stub_gemini(chat[1], monkeypatch)
 
 
-def stub_gemini(main, monkeypatch) -> list:
+def stub_gemini(main, monkeypatch, first=("Hel",), rest=(("lo", "STOP", USAGE),),
+                reply=("Hello", "STOP", USAGE)) -> list:
+    """Gemini answering `first` then `rest` (streams) or `reply` (JSON); countTokens answers
+    COUNTED for a request and one token per character for a model text."""
     monkeypatch.setattr(main, "QUOTA", Quota(main.CONFIG))
     calls = []
 
-    def open_stream(turn, subject):
+    def open_stream(turn, subject, meter):
         calls.append(("stream", turn, subject))
-        return Chunk("Hel", None, None), Stream(Chunk("lo", "STOP", USAGE))
+        stream = Stream(meter, *rest)
+        calls.append(("rest", stream))
+        return opened(meter, *first), stream
 
-    def complete(turn, subject):
+    def complete(turn, subject, meter):
         calls.append(("complete", turn, subject))
-        return Chunk("Hello", "STOP", USAGE)
+        return opened(meter, *reply)
+
+    def count_tokens(contents):
+        calls.append(("count", contents))
+        if contents[0]["role"] == "model":
+            return len(contents[0]["parts"][0]["text"])
+        return COUNTED
 
     monkeypatch.setattr(main.GEMINI, "open_stream", open_stream)
     monkeypatch.setattr(main.GEMINI, "complete", complete)
+    monkeypatch.setattr(main.GEMINI, "count_tokens", count_tokens)
     return calls
+
+
+def answers(calls: list) -> list:
+    """The calls that asked Gemini for an answer."""
+    return [call for call in calls if call[0] in ("stream", "complete")]
 
 
 def post(client, body, headers=SSE, **kwargs):
@@ -111,7 +138,7 @@ def test_get_is_405(chat):
 
 
 def test_upstream_refusal_before_the_first_byte_is_a_json_error(chat, monkeypatch):
-    def blocked(turn, subject):
+    def blocked(turn, subject, meter):
         raise ApiError("blocked", reason="answer_blocked")
 
     monkeypatch.setattr(chat[1].GEMINI, "open_stream", blocked)
@@ -131,7 +158,7 @@ def test_stream_has_the_spec_headers_and_events(chat, gemini):
         b'event: done\ndata: {"finishReason": "STOP", '
         b'"usage": {"inputTokens": 2, "outputTokens": 3}, '
         b'"quota": {"requestsLeft": 29, "tokensLeft": 199995}}\n\n')
-    ((kind, turn, subject),) = gemini
+    ((kind, turn, subject),) = answers(gemini)
     assert kind == "stream" and turn.history == (("user", "a"), ("model", "b"))
     assert subject.startswith("ip:")  # anonymous caller: a pseudonym, never the raw address
     # Gemini's totalTokens (5) was charged to the caller's daily budget.
@@ -144,8 +171,9 @@ def test_json_mode_answer(chat, gemini):
     assert response.get_json() == {"reply": "Hello", "finishReason": "STOP",
                                    "usage": {"inputTokens": 2, "outputTokens": 3},
                                    "quota": {"requestsLeft": 29, "tokensLeft": 199995}}
-    assert gemini[0][0] == "complete"
-    assert chat[1].QUOTA.status(gemini[0][2])["tokens"]["remaining"] == 200_000 - 5
+    ((kind, _, subject),) = answers(gemini)
+    assert kind == "complete"
+    assert chat[1].QUOTA.status(subject)["tokens"]["remaining"] == 200_000 - 5
 
 
 def test_finished_streams_free_their_slots(chat, gemini):
@@ -153,7 +181,7 @@ def test_finished_streams_free_their_slots(chat, gemini):
         response = post(chat[0], {"message": "hi"})
         assert response.status_code == 200
         assert b"event: done" in response.get_data()
-    assert len(gemini) == 3
+    assert len(answers(gemini)) == 3
 
 
 def test_open_streams_are_limited_per_caller(chat, gemini):
@@ -163,14 +191,14 @@ def test_open_streams_are_limited_per_caller(chat, gemini):
     third = post(chat[0], {"message": "hi"})
     assert_json_error(third, 429, "rate_limited")
     assert int(third.headers["Retry-After"]) >= 1
-    assert len(gemini) == 2
+    assert len(answers(gemini)) == 2
     assert first.get_data().endswith(b"}}\n\n")  # read to its `done`: its slot is free
     assert post(chat[0], {"message": "hi"}).status_code == 200
     second.get_data()
 
 
 def test_upstream_refusal_frees_the_slot_and_charges_nothing(chat, gemini, monkeypatch):
-    def blocked(turn, subject):
+    def blocked(turn, subject, meter):
         gemini.append(("stream", turn, subject))
         raise ApiError("blocked", reason="answer_blocked")
 
@@ -178,6 +206,7 @@ def test_upstream_refusal_frees_the_slot_and_charges_nothing(chat, gemini, monke
     for _ in range(3):
         assert_json_error(post(chat[0], {"message": "hi"}), 422, "blocked")
     assert chat[1].QUOTA.status(gemini[0][2])["tokens"]["remaining"] == 200_000
+    assert [call for call in gemini if call[0] == "count"] == []  # nothing accepted: no count
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +226,7 @@ def test_over_the_limit_is_429_and_gemini_is_not_called(limited, monkeypatch, he
     assert_json_error(response, 429, "rate_limited")
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
-    assert len(calls) == 2  # the refused request never reached the model
+    assert len(answers(calls)) == 2  # the refused request never reached the model
 
 
 def test_invalid_input_does_not_use_up_the_limit(limited, monkeypatch):
@@ -207,7 +236,7 @@ def test_invalid_input_does_not_use_up_the_limit(limited, monkeypatch):
     for _ in range(2):
         assert post(limited[0], {"message": "hi"}).status_code == 200
     assert_json_error(post(limited[0], {"message": "hi"}), 429, "rate_limited")
-    assert len(calls) == 2
+    assert len(answers(calls)) == 2
 
 
 class CountingStream(io.BytesIO):

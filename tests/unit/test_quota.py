@@ -31,13 +31,13 @@ def seconds_to_utc_midnight() -> float:
 
 def admit_and_finish(quota: Quota, subject: str, times: int) -> None:
     for _ in range(times):
-        quota.admit_chat(subject).finish(0)
+        quota.admit_chat(subject, 0).settle(0)
 
 
 def test_31st_request_in_a_minute_is_rate_limited_with_an_honest_retry_after():
     quota = make_quota(RATE_LIMITS="30/minute")
     admit_and_finish(quota, "uid:a", 30)
-    error = refusal(quota.admit_chat, "uid:a")
+    error = refusal(quota.admit_chat, "uid:a", 0)
     assert (error.code, error.status) == ("rate_limited", 429)
     assert 1 <= error.retry_after <= 60
     assert error.headers()["Retry-After"] == str(error.retry_after)
@@ -55,7 +55,7 @@ def test_retry_after_never_exceeds_the_window_when_a_store_rounds_expiry_up():
 
     quota = make_quota(RATE_LIMITS="30/minute")
     quota._store = RoundingStore()
-    error = refusal(quota.admit_chat, "uid:r")
+    error = refusal(quota.admit_chat, "uid:r", 0)
     assert error.code == "rate_limited" and error.retry_after == 60
 
 
@@ -63,69 +63,69 @@ def test_default_limits_are_the_issue_s():
     quota = make_quota()
     assert [str(item) for item in quota.chat_items] == [
         "30 per 1 minute", "50 per 1 hour", "200 per 1 day"]
-    assert quota.admit_chat("uid:a").requests_left == 29  # the tightest window decides
+    assert quota.admit_chat("uid:a", 0).requests_left == 29  # the tightest window decides
 
 
 def test_subjects_do_not_share_a_limit():
     quota = make_quota(RATE_LIMITS="2/minute")
     admit_and_finish(quota, "uid:a", 2)
-    assert refusal(quota.admit_chat, "uid:a").code == "rate_limited"
+    assert refusal(quota.admit_chat, "uid:a", 0).code == "rate_limited"
     admit_and_finish(quota, "uid:b", 2)  # b's first two pass although a is refused
-    assert refusal(quota.admit_chat, "uid:b").code == "rate_limited"
+    assert refusal(quota.admit_chat, "uid:b", 0).code == "rate_limited"
 
 
 def test_longest_full_window_decides_retry_after():
     quota = make_quota(RATE_LIMITS="5/second;2/hour")
     admit_and_finish(quota, "uid:a", 2)
-    error = refusal(quota.admit_chat, "uid:a")
+    error = refusal(quota.admit_chat, "uid:a", 0)
     assert error.reason == "rate:2 per 1 hour"
     assert 3500 <= error.retry_after <= 3600
 
 
 def test_user_budget_used_up_is_quota_exceeded_until_utc_midnight():
     quota = make_quota(DAILY_TOKEN_BUDGET="100")
-    assert quota.admit_chat("uid:a").finish(60) == {"requestsLeft": 29, "tokensLeft": 40}
-    assert quota.admit_chat("uid:a").finish(40)["tokensLeft"] == 0
-    error = refusal(quota.admit_chat, "uid:a")
+    assert quota.admit_chat("uid:a", 0).settle(60) == {"requestsLeft": 29, "tokensLeft": 40}
+    assert quota.admit_chat("uid:a", 0).settle(40)["tokensLeft"] == 0
+    error = refusal(quota.admit_chat, "uid:a", 0)
     assert (error.code, error.status, error.reason) == ("quota_exceeded", 429,
                                                         "user_token_budget")
     assert abs(error.retry_after - seconds_to_utc_midnight()) <= 2
-    quota.admit_chat("uid:other").finish(0)  # another user's budget is untouched
+    quota.admit_chat("uid:other", 0).settle(0)  # another user's budget is untouched
 
 
 def test_global_budget_stops_another_user():
     quota = make_quota(DAILY_TOKEN_BUDGET="1000", GLOBAL_DAILY_TOKEN_BUDGET="150")
-    quota.admit_chat("uid:a").finish(150)
-    error = refusal(quota.admit_chat, "uid:b")
+    quota.admit_chat("uid:a", 0).settle(150)
+    error = refusal(quota.admit_chat, "uid:b", 0)
     assert (error.code, error.reason) == ("quota_exceeded", "global_token_budget")
     assert abs(error.retry_after - seconds_to_utc_midnight()) <= 2
 
 
 def test_third_concurrent_stream_is_refused_and_finishing_one_frees_a_slot():
     quota = make_quota()
-    first, _second = quota.admit_chat("uid:a"), quota.admit_chat("uid:a")
-    error = refusal(quota.admit_chat, "uid:a")
+    first, _second = quota.admit_chat("uid:a", 0), quota.admit_chat("uid:a", 0)
+    error = refusal(quota.admit_chat, "uid:a", 0)
     assert (error.code, error.reason) == ("rate_limited", "concurrent_streams")
     assert error.retry_after >= 1
-    quota.admit_chat("uid:b")  # streams are per identity
-    first.finish(10)
-    third = quota.admit_chat("uid:a")  # the refused attempt did not keep a slot
-    assert refusal(quota.admit_chat, "uid:a").reason == "concurrent_streams"
-    third.finish(0)
+    quota.admit_chat("uid:b", 0)  # streams are per identity
+    first.settle(10)
+    third = quota.admit_chat("uid:a", 0)  # the refused attempt did not keep a slot
+    assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
+    third.settle(0)
 
 
 def test_refused_admissions_hold_no_stream_slot():
     quota = make_quota(RATE_LIMITS="9/minute", MAX_CONCURRENT_STREAMS_PER_USER="1",
                        DAILY_TOKEN_BUDGET="10")
-    held = quota.admit_chat("uid:a")
+    held = quota.admit_chat("uid:a", 0)
     for _ in range(3):
-        assert refusal(quota.admit_chat, "uid:a").reason == "concurrent_streams"
-    held.finish(0)
-    quota.admit_chat("uid:a").finish(10)  # three refusals left no slot behind
-    assert refusal(quota.admit_chat, "uid:a").reason == "user_token_budget"
+        assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
+    held.settle(0)
+    quota.admit_chat("uid:a", 0).settle(10)  # three refusals left no slot behind
+    assert refusal(quota.admit_chat, "uid:a", 0).reason == "user_token_budget"
     # ...nor does a budget refusal: with the budget raised, one stream opens at once.
     quota._config = dataclasses.replace(quota._config, daily_token_budget=99)
-    quota.admit_chat("uid:a")
+    quota.admit_chat("uid:a", 0)
 
 
 def test_status_shows_requests_and_tokens_decreasing_and_reads_only():
@@ -139,8 +139,8 @@ def test_status_shows_requests_and_tokens_decreasing_and_reads_only():
     again = quota.status("uid:a")  # reading does not count
     assert [row["remaining"] for row in again["requests"]] == [30, 50, 200]
     assert again["tokens"]["remaining"] == 500
-    quota.admit_chat("uid:a").finish(120)
-    quota.admit_chat("uid:a").finish(30)
+    quota.admit_chat("uid:a", 0).settle(120)
+    quota.admit_chat("uid:a", 0).settle(30)
     after = quota.status("uid:a")
     assert [row["remaining"] for row in after["requests"]] == [28, 48, 198]
     assert [1 <= row["resetSeconds"] <= limit for row, limit in
@@ -150,18 +150,18 @@ def test_status_shows_requests_and_tokens_decreasing_and_reads_only():
 
 def test_finish_twice_charges_once():
     quota = make_quota(DAILY_TOKEN_BUDGET="500", MAX_CONCURRENT_STREAMS_PER_USER="1")
-    admission = quota.admit_chat("uid:a")
-    admission.finish(100)
-    admission.finish(100)
+    admission = quota.admit_chat("uid:a", 0)
+    admission.settle(100)
+    admission.settle(100)
     assert quota.status("uid:a")["tokens"]["remaining"] == 400
-    other = quota.admit_chat("uid:a")  # the slot was freed once, not twice (-1 would allow 2)
-    assert refusal(quota.admit_chat, "uid:a").reason == "concurrent_streams"
-    other.finish(0)
+    other = quota.admit_chat("uid:a", 0)  # the slot was freed once, not twice (-1 would allow 2)
+    assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
+    other.settle(0)
 
 
 def test_auth_requests_have_their_own_limit():
     quota = make_quota(RATE_LIMITS="1/minute", AUTH_RATE_LIMITS="2/minute")
-    quota.admit_chat("uid:a").finish(0)
+    quota.admit_chat("uid:a", 0).settle(0)
     quota.admit_request("uid:a")
     quota.admit_request("uid:a")
     error = refusal(quota.admit_request, "uid:a")
@@ -171,9 +171,9 @@ def test_auth_requests_have_their_own_limit():
 
 def test_refusals_are_limit_refused_events_without_content(captured):
     quota = make_quota(RATE_LIMITS="1/minute", AUTH_RATE_LIMITS="1/minute")
-    quota.admit_chat("uid:zq9").finish(0)
+    quota.admit_chat("uid:zq9", 0).settle(0)
     quota.admit_request("uid:zq9")
-    refusal(quota.admit_chat, "uid:zq9")
+    refusal(quota.admit_chat, "uid:zq9", 0)
     refusal(quota.admit_request, "uid:zq9")
     events = [line for line in captured() if line.get("event") == "limit_refused"]
     assert [event["limit"] for event in events] == ["rate:1 per 1 minute"] * 2
@@ -215,7 +215,7 @@ def test_store_failure_falls_back_to_a_local_limiter_with_one_error(captured, cl
     quota = make_quota(RATE_LIMITS="30/minute")
     quota._store = BrokenStore()
     admit_and_finish(quota, "uid:a", 30)  # no exception escapes: no 500
-    error = refusal(quota.admit_chat, "uid:a")
+    error = refusal(quota.admit_chat, "uid:a", 0)
     assert error.code == "rate_limited"  # never unlimited
     assert quota.status("uid:a")["requests"][0]["remaining"] == 0
     (line,) = store_down_lines(captured)
@@ -229,17 +229,17 @@ def test_store_failure_falls_back_to_a_local_limiter_with_one_error(captured, cl
     clock[0] += 2  # the window has passed: the store is tried again, and fails again
     quota.admit_request("uid:a")
     assert len(store_down_lines(captured)) == 2
-    assert refusal(quota.admit_chat, "uid:a").code == "rate_limited"  # fallback kept its counts
+    assert refusal(quota.admit_chat, "uid:a", 0).code == "rate_limited"  # fallback kept its counts
 
 
 def test_store_recovery_goes_back_to_the_shared_store(captured, clock):
     quota = make_quota()
     shared = quota._store
     quota._store = BrokenStore()
-    quota.admit_chat("uid:a").finish(0)
+    quota.admit_chat("uid:a", 0).settle(0)
     quota._store = shared
     clock[0] += quota_module.INCIDENT_WINDOW_S + 1
-    quota.admit_chat("uid:a").finish(7)
+    quota.admit_chat("uid:a", 0).settle(7)
     assert quota.status("uid:a")["tokens"]["remaining"] == 200_000 - 7
     assert len(store_down_lines(captured)) == 1
 
@@ -263,3 +263,113 @@ def test_memory_storage_in_production_is_warned_about(captured):
     Quota(load_config("chat", environ))
     (line,) = captured()
     assert line["severity"] == "WARNING" and "per instance" in line["message"]
+
+
+# -- reservations (issue #8): reserve the worst case first, settle to the real charge ----------
+
+def test_a_reservation_counts_at_once_so_a_concurrent_request_sees_it():
+    quota = make_quota(DAILY_TOKEN_BUDGET="100", MAX_CONCURRENT_STREAMS_PER_USER="5")
+    open_answer = quota.admit_chat("uid:a", 100)  # the budget had room before its reservation
+    assert quota.status("uid:a")["tokens"]["remaining"] == 0
+    error = refusal(quota.admit_chat, "uid:a", 1)
+    assert (error.code, error.reason) == ("quota_exceeded", "user_token_budget")
+    assert open_answer.settle(30) == {"requestsLeft": 29, "tokensLeft": 70}
+    assert quota.status("uid:a")["tokens"]["remaining"] == 70  # the refusal gave its share back
+    quota.admit_chat("uid:a", 100).settle(10)
+
+
+def test_settling_none_keeps_the_whole_reservation():
+    quota = make_quota(DAILY_TOKEN_BUDGET="1000")
+    quota.admit_chat("uid:a", 300).settle(None)
+    assert quota.status("uid:a")["tokens"]["remaining"] == 700
+
+
+def test_settle_may_charge_more_than_was_reserved():
+    quota = make_quota(DAILY_TOKEN_BUDGET="1000")
+    quota.admit_chat("uid:a", 10).settle(25)
+    assert quota.status("uid:a")["tokens"]["remaining"] == 975
+
+
+def test_sixty_concurrent_users_cannot_overspend_the_global_budget_by_more_than_one_answer():
+    import concurrent.futures
+
+    quota = make_quota(GLOBAL_DAILY_TOKEN_BUDGET="40", DAILY_TOKEN_BUDGET="100000")
+    reserve = 2100
+    start = __import__("threading").Barrier(60)
+
+    def one(number: int) -> bool:
+        start.wait()
+        try:
+            quota.admit_chat(f"uid:u{number}", reserve)
+        except ApiError as error:
+            assert error.reason == "global_token_budget"
+            return False
+        return True
+
+    with concurrent.futures.ThreadPoolExecutor(60) as pool:
+        admitted = sum(pool.map(one, range(60)))
+    assert admitted == 1
+
+
+def test_a_settlement_goes_to_the_counters_that_admitted(clock):
+    quota = make_quota(DAILY_TOKEN_BUDGET="1000")
+    shared = quota._store
+    quota._store = BrokenStore()
+    during_outage = quota.admit_chat("uid:a", 500)  # reserved in the per-instance fallback
+    quota._store = shared
+    clock[0] += quota_module.INCIDENT_WINDOW_S + 1
+    during_outage.settle(0)  # must not hand 500 tokens back to the shared store
+    assert quota.status("uid:a")["tokens"]["remaining"] == 1000
+    quota.admit_chat("uid:a", 400).settle(400)
+    assert quota.status("uid:a")["tokens"]["remaining"] == 600
+
+
+def test_a_store_failing_at_settlement_keeps_the_reservation(captured):
+    quota = make_quota(DAILY_TOKEN_BUDGET="1000")
+    admission = quota.admit_chat("uid:a", 600)
+    shared = quota._store
+    quota._store = admission.counters = BrokenStore()
+    admission.settle(5)  # no exception escapes
+    quota._store = shared
+    assert shared.incr_many([(admission.keys.user_budget, 60, 0)])[0][0] == 600
+    assert len(store_down_lines(captured)) == 1
+
+
+# -- stream slots (issue #8): never negative, a lapsed slot is never freed twice --------------
+
+@pytest.fixture
+def wall_clock(monkeypatch):
+    """time.time for core.quota and limits' MemoryStorage, moved by hand."""
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    return now
+
+
+def test_lapsed_stream_slots_never_let_more_than_the_cap_run(wall_clock):
+    quota = make_quota(MAX_CONCURRENT_STREAMS_PER_USER="2", GEMINI_TIMEOUT_S="1",
+                       RATE_LIMITS="1000/minute")
+    hung = [quota.admit_chat("uid:a", 0), quota.admit_chat("uid:a", 0)]
+    assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
+    wall_clock[0] += 3 * 3600  # both answers' instances hung far past the longest answer
+    fresh = [quota.admit_chat("uid:a", 0), quota.admit_chat("uid:a", 0)]  # the slots lapsed
+    for admission in hung:  # the hung ones end at last: they must not free the fresh slots
+        admission.settle(0)
+    assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
+    fresh[0].settle(0)
+    quota.admit_chat("uid:a", 0)
+    assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
+
+
+def test_streams_overlapping_without_end_keep_their_count(wall_clock):
+    # The old counter set its expiry only on 0 -> 1: answers that always overlap let it lapse.
+    quota = make_quota(MAX_CONCURRENT_STREAMS_PER_USER="2", GEMINI_TIMEOUT_S="10",
+                       RATE_LIMITS="100000/minute")
+    held = quota.admit_chat("uid:a", 0)
+    for _ in range(40):  # 40 answers of 60 s, each starting while the last is open
+        wall_clock[0] += 60
+        following = quota.admit_chat("uid:a", 0)
+        held.settle(0)
+        held = following
+        second = quota.admit_chat("uid:a", 0)  # cap 2: exactly one more fits
+        assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
+        second.settle(0)

@@ -1,4 +1,5 @@
-"""chat/sse: `delta`* then `done`, or `error`; model text can never forge an event."""
+"""chat/sse: `delta`* then `done`, or `error`; model text can never forge an event; however the
+stream ends, it is settled after the upstream is closed, at what billing.charge says."""
 
 from __future__ import annotations
 
@@ -6,18 +7,41 @@ import json
 
 import pytest
 
+from billing import Meter, charge
 from core.config import load_config
 from core.errors import ApiError
-from core.quota import Quota
 from sse import ChatEvents as chat_events
 from sse import event
+from turn import Turn
 from upstream import Chunk
+
+CONFIG = load_config("chat", {"APP_ENV": "development", "MAX_OUTPUT_TOKENS": "100"})
+TURN = Turn(message="hi", history=())
+INPUT_TOKENS = 10  # what the fake countTokens answers for the request
+
+
+class Count:
+    """A fake countTokens: the request is INPUT_TOKENS, a model text one token per character."""
+
+    def __init__(self, error: Exception | None = None):
+        self.calls: list[list[dict]] = []
+        self.error = error
+
+    def __call__(self, contents: list[dict]) -> int:
+        self.calls.append(contents)
+        if self.error is not None:
+            raise self.error
+        if contents[0]["role"] == "model":
+            return len(contents[0]["parts"][0]["text"])
+        return INPUT_TOKENS
 
 
 class FakeStream:
-    """The rest-iterator of an upstream stream: yields chunks (or raises), records close()."""
+    """Gemini's rest-iterator: each chunk is recorded in the meter as upstream.read_chunk does
+    (text, finish reason, usage), or an error is raised; records close()."""
 
-    def __init__(self, *items):
+    def __init__(self, meter: Meter, *items):
+        self._meter = meter
         self._items = list(items)
         self.closed = False
         self.pulled = 0
@@ -32,20 +56,28 @@ class FakeStream:
         item = self._items.pop(0)
         if isinstance(item, BaseException):
             raise item
-        return item
+        return opened(self._meter, *item)
 
     def close(self):
         self.closed = True
 
 
-class Charges:
-    """The `finish` callback of an admission: records each charge, answers the quota left."""
+def opened(meter: Meter, text: str, finish: str | None = None, usage: dict | None = None) -> Chunk:
+    """A chunk Gemini sent, recorded in `meter` like upstream does."""
+    meter.record(usage, text, final=finish is not None)
+    return Chunk(text, finish)
 
-    def __init__(self):
-        self.calls: list[int] = []
 
-    def __call__(self, tokens: int) -> dict:
-        self.calls.append(tokens)
+class Settle:
+    """main's settle(): the charge billing computes now; answers the quota left after it."""
+
+    def __init__(self, meter: Meter, count: Count | None = None):
+        self.meter, self.count = meter, count or Count()
+        self.charges: list[int | None] = []
+
+    def __call__(self) -> dict:
+        tokens = charge(self.meter, TURN, CONFIG, self.count)
+        self.charges.append(tokens)
         return {"requestsLeft": 7, "tokensLeft": 1000 - tokens}
 
 
@@ -61,7 +93,16 @@ def parse(frames) -> list[tuple[str, dict]]:
     return events
 
 
+def serve(events) -> list[tuple[str, dict]]:
+    """What a WSGI server does with the body: iterate it to the end, then close it."""
+    try:
+        return parse(list(events))
+    finally:
+        events.close()
+
+
 USAGE = {"inputTokens": 3, "outputTokens": 5, "totalTokens": 8}
+ZERO = {"inputTokens": 0, "outputTokens": 0}
 
 
 def test_event_format_is_exact():
@@ -76,159 +117,130 @@ def test_text_cannot_forge_an_event():
     frame.decode("ascii")  # non-ASCII is escaped, so no exotic line separators reach the wire
 
 
-QUOTA = {"requestsLeft": 7, "tokensLeft": 1000}  # what Charges answers, minus the charge
-
-
 def done(finish_reason: str, usage: dict, charged: int) -> tuple[str, dict]:
     return ("done", {"finishReason": finish_reason, "usage": usage,
                      "quota": {"requestsLeft": 7, "tokensLeft": 1000 - charged}})
 
 
 def test_deltas_then_done():
-    rest = FakeStream(Chunk("lo", None, None), Chunk("", None, None), Chunk("!", "STOP", USAGE))
-    charges = Charges()
-    events = parse(chat_events(Chunk("Hel", None, None), rest, charges))
+    meter = Meter()
+    rest = FakeStream(meter, ("lo",), ("",), ("!", "STOP", USAGE))
+    settle = Settle(meter)
+    events = serve(chat_events(opened(meter, "Hel"), rest, meter, settle))
     assert events == [
         ("delta", {"text": "Hel"}), ("delta", {"text": "lo"}), ("delta", {"text": "!"}),
         done("STOP", {"inputTokens": 3, "outputTokens": 5}, charged=8),
     ]
     assert rest.closed
-    # Gemini's totalTokens (8) is charged, not the estimate from 6 characters (2).
-    assert charges.calls and set(charges.calls) == {8}
+    # Gemini's totalTokens (8) is charged; nothing needs counting.
+    assert settle.charges and set(settle.charges) == {8}
+    assert settle.count.calls == []
+
+
+def test_done_is_sent_settled():
+    meter = Meter()
+    settle = Settle(meter)
+    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("", "STOP", USAGE)), meter, settle)
+    assert parse([next(events)]) == [("delta", {"text": "Hi"})]
+    assert settle.charges == []
+    assert parse([next(events)]) == [done("STOP", {"inputTokens": 3, "outputTokens": 5}, 8)]
+    assert settle.charges == [8]  # before `done` left, not only at close()
 
 
 def test_done_defaults_to_stop_and_zero_usage():
-    charges = Charges()
-    events = parse(chat_events(Chunk("Hi", None, None), FakeStream(), charges))
-    # No usageMetadata at all: the answer is charged the estimate ceil(2 chars / 4) = 1.
-    assert events[-1] == done("STOP", {"inputTokens": 0, "outputTokens": 0}, charged=1)
-    assert set(charges.calls) == {1}
+    meter = Meter()
+    settle = Settle(meter)
+    events = serve(chat_events(opened(meter, "Hi"), FakeStream(meter), meter, settle))
+    # No usageMetadata at all: the input and the 2 characters sent are counted.
+    assert events[-1] == done("STOP", ZERO, charged=INPUT_TOKENS + 2)
+    assert set(settle.charges) == {INPUT_TOKENS + 2}
 
 
 def test_first_chunk_usage_and_finish_are_kept():
-    charges = Charges()
-    events = parse(chat_events(Chunk("Hi", "MAX_TOKENS", USAGE), FakeStream(), charges))
+    meter = Meter()
+    settle = Settle(meter)
+    first = opened(meter, "Hi", "MAX_TOKENS", USAGE)
+    events = serve(chat_events(first, FakeStream(meter), meter, settle))
     assert events[-1] == done("MAX_TOKENS", {"inputTokens": 3, "outputTokens": 5}, charged=8)
-    assert set(charges.calls) == {8}
+    assert set(settle.charges) == {8}
 
 
 def test_text_cut_short_by_safety_is_done_with_safety():
-    charges = Charges()
-    rest = FakeStream(Chunk("", "SAFETY", None))
-    events = parse(chat_events(Chunk("Part", None, None), rest, charges))
+    meter = Meter()
+    rest = FakeStream(meter, ("", "SAFETY"))
+    events = serve(chat_events(opened(meter, "Part"), rest, meter, Settle(meter)))
     assert events == [("delta", {"text": "Part"}),
-                      done("SAFETY", {"inputTokens": 0, "outputTokens": 0}, charged=1)]
+                      done("SAFETY", ZERO, charged=INPUT_TOKENS + 4)]
 
 
 def test_safety_before_any_text_is_an_error_event():
-    charges = Charges()
-    rest = FakeStream(Chunk("", "SAFETY", None))
-    events = parse(chat_events(Chunk("", None, None), rest, charges))
+    meter = Meter()
+    settle = Settle(meter)
+    rest = FakeStream(meter, ("", "SAFETY", {"inputTokens": 3, "totalTokens": 3}))
+    events = serve(chat_events(opened(meter, ""), rest, meter, settle))
     assert [name for name, _ in events] == ["error"]
     assert events[0][1]["error"]["code"] == "blocked"
-    assert charges.calls and set(charges.calls) == {0}  # the slot is freed, nothing was said
+    assert settle.charges == [3]  # the slot is freed; Gemini billed the prompt
 
 
 def test_other_filters_before_any_text_are_blocked_too():
-    # upstream.read_chunk treats every finish reason of its _FILTERED set as "blocked" when no
+    # upstream.read_chunk treats every finish reason of its FILTERED set as "blocked" when no
     # text came (JSON mode answers 422); the stream must agree, not end with `done`.
-    rest = FakeStream(Chunk("", "PROHIBITED_CONTENT", None))
-    events = parse(chat_events(Chunk("", None, None), rest, Charges()))
+    meter = Meter()
+    rest = FakeStream(meter, ("", "PROHIBITED_CONTENT"))
+    events = serve(chat_events(opened(meter, ""), rest, meter, Settle(meter)))
     assert [name for name, _ in events] == ["error"]
     assert events[0][1]["error"]["code"] == "blocked"
 
 
 def test_failure_midway_is_an_error_event_and_the_stream_ends():
-    charges = Charges()
-    rest = FakeStream(Chunk("more", None, None), ApiError("timeout"), Chunk("never", None, None))
-    events = parse(chat_events(Chunk("Hi", None, None), rest, charges))
+    meter = Meter()
+    settle = Settle(meter)
+    rest = FakeStream(meter, ("more",), ApiError("timeout"), ("never",))
+    first = opened(meter, "Hi", None, {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4})
+    events = serve(chat_events(first, rest, meter, settle))
     assert [name for name, _ in events] == ["delta", "delta", "error"]
     assert events[-1][1] == {"error": {"code": "timeout",
                                        "message": ApiError("timeout").message}}
     assert rest.closed and rest.pulled == 2
-    assert charges.calls and set(charges.calls) == {2}  # ceil(6 chars sent / 4)
+    assert settle.charges == [3 + len("Himore")]  # input reported + output received, counted
 
 
-def test_closing_early_closes_the_upstream_stream():
-    charges = Charges()
-    rest = FakeStream(Chunk("b", None, None), Chunk("c", None, None), Chunk("d", "STOP", None))
-    events = chat_events(Chunk("a", None, None), rest, charges)
+def test_closing_early_closes_the_upstream_stream_then_settles():
+    meter = Meter()
+    rest = FakeStream(meter, ("b",), ("c",), ("d", "STOP"))
+    seen_closed = []
+    settle = Settle(meter)
+    events = chat_events(opened(meter, "a"), rest, meter,
+                         lambda: seen_closed.append(rest.closed) or settle())
     assert parse([next(events), next(events)]) == [("delta", {"text": "a"}),
                                                     ("delta", {"text": "b"})]
-    assert not rest.closed and charges.calls == []
+    assert not rest.closed and settle.charges == []
     events.close()  # the client went away
-    assert rest.closed
+    assert rest.closed and seen_closed == [True]
     assert rest.pulled == 1
-    assert charges.calls == [1]  # ceil(2 chars sent / 4)
+    assert settle.charges == [INPUT_TOKENS + 2]  # the input and "ab", counted
+    assert settle.count.calls == [[{"role": "user", "parts": [{"text": CONFIG.system_prompt}]},
+                                   {"role": "user", "parts": [{"text": "hi"}]}],
+                                  [{"role": "model", "parts": [{"text": "ab"}]}]]
 
 
 def test_closing_early_keeps_usage_gemini_already_reported():
-    charges = Charges()
-    rest = FakeStream(Chunk("bc", None, {"totalTokens": 40}), Chunk("d", "STOP", None))
-    events = chat_events(Chunk("a", None, None), rest, charges)
+    meter = Meter()
+    settle = Settle(meter)
+    thinking = {"inputTokens": 30, "outputTokens": 2, "totalTokens": 40}
+    rest = FakeStream(meter, ("bc", None, thinking), ("d", "STOP"))
+    events = chat_events(opened(meter, "a"), rest, meter, settle)
     next(events), next(events)
     events.close()
-    assert charges.calls == [40]
+    assert settle.charges == [40]  # 30 + max(3 counted, 40 - 30 reported)
 
 
-# -- with a real admission: however the stream ends, exactly one charge -----------------------
-
-BUDGET = 1000
-
-
-@pytest.fixture
-def quota():
-    return Quota(load_config("chat", {"APP_ENV": "development", "RATE_LIMITS": "100/minute",
-                                      "DAILY_TOKEN_BUDGET": str(BUDGET),
-                                      "MAX_CONCURRENT_STREAMS_PER_USER": "1"}))
-
-
-def assert_charged_once(quota: Quota, subject: str, tokens: int) -> None:
-    assert quota.status(subject)["tokens"]["remaining"] == BUDGET - tokens
-    # With one stream allowed, a new admission proves the finished one freed its slot.
-    quota.admit_chat(subject).finish(0)
-    assert quota.status(subject)["tokens"]["remaining"] == BUDGET - tokens
-
-
-def test_done_charges_gemini_total_once(quota):
-    admission = quota.admit_chat("uid:a")
-    rest = FakeStream(Chunk("lo", "STOP", USAGE))
-    events = parse(chat_events(Chunk("Hel", None, None), rest, admission.finish))
-    assert events[-1][1]["quota"] == {"requestsLeft": 99, "tokensLeft": BUDGET - 8}
-    assert_charged_once(quota, "uid:a", 8)
-
-
-def test_client_closing_early_charges_the_estimate_once(quota):
-    admission = quota.admit_chat("uid:b")
-    rest = FakeStream(Chunk("x" * 9, None, None), Chunk("never", "STOP", USAGE))
-    events = chat_events(Chunk("abc", None, None), rest, admission.finish)
-    next(events), next(events)
-    events.close()
-    assert_charged_once(quota, "uid:b", 3)  # ceil(12 chars / 4)
-
-
-def test_error_midway_charges_the_estimate_once(quota):
-    admission = quota.admit_chat("uid:c")
-    rest = FakeStream(Chunk("y" * 10, None, None), ApiError("upstream_error"))
-    events = parse(chat_events(Chunk("z", None, None), rest, admission.finish))
-    assert events[-1][0] == "error"
-    assert_charged_once(quota, "uid:c", 3)  # ceil(11 chars / 4)
-
-
-def test_blocked_answer_charges_nothing_and_frees_the_slot(quota):
-    admission = quota.admit_chat("uid:d")
-    events = parse(chat_events(Chunk("", None, None), FakeStream(Chunk("", "SAFETY", None)),
-                               admission.finish))
-    assert [name for name, _ in events] == ["error"]
-    assert_charged_once(quota, "uid:d", 0)
-
-
-def test_stream_closed_before_its_first_event_still_frees_the_slot(quota):
-    # The server may close a response it never iterated (the client left first): the
-    # admission must still be finished and the upstream stream closed.
-    admission = quota.admit_chat("uid:e")
-    rest = FakeStream(Chunk("never", "STOP", USAGE))
-    chat_events(Chunk("Hi", None, None), rest, admission.finish).close()
-    assert rest.closed
-    # The first chunk was generated (and paid for upstream) before the client left.
-    assert_charged_once(quota, "uid:e", 1)
+def test_a_failing_close_of_the_upstream_still_settles():
+    meter = Meter()
+    settle = Settle(meter)
+    rest = FakeStream(meter)
+    rest.close = lambda: (_ for _ in ()).throw(RuntimeError("socket"))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        chat_events(opened(meter, "a", "STOP", USAGE), rest, meter, settle).close()
+    assert settle.charges == [8]

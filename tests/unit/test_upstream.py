@@ -9,6 +9,7 @@ import pytest
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from billing import Meter
 from core.errors import ApiError
 from upstream import QUOTA_RETRY_AFTER_S, Chunk, read_chunk, upstream_failure
 
@@ -27,10 +28,15 @@ def answer(*parts: dict, finish: str | None = "STOP", usage: dict | None = None)
     return response(candidates=[candidate], **extra)
 
 
-def refusal(raw, first: bool = True) -> ApiError:
+def refusal(raw, first: bool = True, meter: Meter | None = None) -> ApiError:
     with pytest.raises(ApiError) as caught:
-        read_chunk(raw, first=first)
+        read_chunk(raw, meter or Meter(), first=first)
     return caught.value
+
+
+def read(raw, first: bool = True) -> tuple[Chunk, Meter]:
+    meter = Meter()
+    return read_chunk(raw, meter, first=first), meter
 
 
 # --- read_chunk ----------------------------------------------------------------------------------
@@ -38,21 +44,28 @@ def refusal(raw, first: bool = True) -> ApiError:
 def test_text_finish_and_usage():
     raw = answer({"text": "Hel"}, {"text": "lo"},
                  usage={"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6})
-    chunk = read_chunk(raw, first=True)
-    assert chunk == Chunk("Hello", "STOP", {"inputTokens": 4, "outputTokens": 2,
-                                            "totalTokens": 6})
-    assert chunk.public_usage() == {"inputTokens": 4, "outputTokens": 2}
+    chunk, meter = read(raw)
+    assert chunk == Chunk("Hello", "STOP")
+    assert meter.usage == {"inputTokens": 4, "outputTokens": 2, "totalTokens": 6}
+    assert (meter.final, meter.accepted, meter.unknown, meter.output) == \
+        (True, True, False, ["Hello"])
+    assert meter.public_usage() == {"inputTokens": 4, "outputTokens": 2}
 
 
 def test_snake_case_response_reads_the_same():
     raw = response(candidates=[{"content": {"parts": [{"text": "ok"}]},
                                 "finish_reason": "MAX_TOKENS"}])
-    assert read_chunk(raw, first=True) == Chunk("ok", "MAX_TOKENS", None)
+    chunk, meter = read(raw)
+    assert chunk == Chunk("ok", "MAX_TOKENS")
+    # A finish without usageMetadata is no bill: the charge will be counted instead.
+    assert (meter.usage, meter.final, meter.accepted, meter.output) == (None, False, True, ["ok"])
 
 
 def test_thought_parts_are_dropped():
     raw = answer({"text": "secret reasoning", "thought": True}, {"text": "Answer"})
-    assert read_chunk(raw, first=True).text == "Answer"
+    chunk, meter = read(raw)
+    assert chunk.text == "Answer"
+    assert meter.output == ["Answer"]  # thinking is billed through totalTokens, never counted
 
 
 def test_blocked_prompt_is_blocked():
@@ -62,23 +75,46 @@ def test_blocked_prompt_is_blocked():
         assert (error.code, error.status) == ("blocked", 422)
 
 
+def test_blocked_prompt_records_its_usage_as_final():
+    raw = response(promptFeedback={"blockReason": "SAFETY"},
+                   usageMetadata={"promptTokenCount": 6, "totalTokenCount": 6})
+    meter = Meter()
+    assert refusal(raw, meter=meter).reason == "prompt_blocked"
+    assert meter.usage == {"inputTokens": 6, "outputTokens": 0, "totalTokens": 6}
+    assert (meter.final, meter.accepted, meter.output) == (True, True, [])
+
+
 def test_blocked_prompt_wins_over_candidates():
     raw = response(promptFeedback={"blockReason": "PROHIBITED_CONTENT"},
                    candidates=[{"content": {"parts": [{"text": "x"}]}}])
-    assert refusal(raw).code == "blocked"
+    meter = Meter()
+    assert refusal(raw, meter=meter).code == "blocked"
+    assert meter.output == []  # text beside a blocked prompt is neither shown nor counted
 
 
 def test_no_candidates_first_is_upstream_error():
     for raw in (response(), response(candidates=[])):
-        error = refusal(raw)
+        meter = Meter()
+        error = refusal(raw, meter=meter)
         assert (error.code, error.status) == ("upstream_error", 502)
+        assert (meter.accepted, meter.final) == (True, False)  # Gemini answered: it bills
 
 
 def test_no_candidates_later_is_an_empty_chunk_with_usage():
     raw = response(usageMetadata={"promptTokenCount": 1, "candidatesTokenCount": 9})
-    chunk = read_chunk(raw, first=False)
-    assert (chunk.text, chunk.finish_reason) == ("", None)
-    assert chunk.public_usage() == {"inputTokens": 1, "outputTokens": 9}
+    chunk, meter = read(raw, first=False)
+    assert chunk == Chunk("", None)
+    assert meter.public_usage() == {"inputTokens": 1, "outputTokens": 9}
+    assert meter.final is False
+
+
+def test_usage_seen_earlier_is_kept_when_a_later_chunk_has_none():
+    meter = Meter()
+    read_chunk(answer({"text": "a"}, finish=None, usage={"promptTokenCount": 3,
+                                                          "totalTokenCount": 4}), meter, True)
+    read_chunk(answer({"text": "b"}, finish=None), meter, False)
+    assert meter.usage == {"inputTokens": 3, "outputTokens": 0, "totalTokens": 4}
+    assert (meter.output, meter.final) == (["a", "b"], False)
 
 
 @pytest.mark.parametrize("finish", ["SAFETY", "PROHIBITED_CONTENT", "RECITATION", "BLOCKLIST",
@@ -88,17 +124,25 @@ def test_filtered_first_chunk_without_text_is_blocked(finish):
     assert refusal(answer({"text": "thinking", "thought": True}, finish=finish)).code == "blocked"
 
 
+def test_filtered_first_chunk_records_its_usage_before_refusing():
+    meter = Meter()
+    usage = {"promptTokenCount": 5, "candidatesTokenCount": 0, "totalTokenCount": 30}
+    assert refusal(answer(finish="SAFETY", usage=usage), meter=meter).code == "blocked"
+    assert (meter.usage["totalTokens"], meter.final) == (30, True)
+
+
 def test_filtered_later_chunk_without_text_is_passed_on():
-    assert read_chunk(answer(finish="SAFETY"), first=False) == Chunk("", "SAFETY", None)
+    assert read(answer(finish="SAFETY"), first=False)[0] == Chunk("", "SAFETY")
 
 
 def test_text_cut_short_by_safety_keeps_the_text():
-    assert read_chunk(answer({"text": "Par"}, finish="SAFETY"), first=True) == \
-        Chunk("Par", "SAFETY", None)
+    assert read(answer({"text": "Par"}, finish="SAFETY"))[0] == Chunk("Par", "SAFETY")
 
 
 def test_first_chunk_without_text_or_finish_is_fine():
-    assert read_chunk(answer(finish=None), first=True) == Chunk("", None, None)
+    chunk, meter = read(answer(finish=None))
+    assert chunk == Chunk("", None)
+    assert (meter.accepted, meter.output) == (True, [])
 
 
 # --- upstream_failure ------------------------------------------------------------------------------
@@ -202,3 +246,23 @@ def test_one_client_per_instance_built_lazily_and_thread_safely(monkeypatch):
     options = built[0]["http_options"]
     assert (options.base_url, options.api_version) == ("http://127.0.0.1:9", "v1beta")
     assert built[0]["api_key"] == "k"
+
+
+def test_closing_the_rest_before_it_started_closes_the_upstream_call():
+    from upstream import _Rest
+
+    class Upstream:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    def never_started():
+        try:
+            yield from ()
+        finally:  # a generator closed before its first step never gets here
+            raise AssertionError("unreachable")
+
+    upstream = Upstream()
+    _Rest(never_started(), upstream).close()
+    assert upstream.closed

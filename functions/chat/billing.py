@@ -1,0 +1,85 @@
+"""What one answer costs: the worst case reserved before Gemini is called, and the exact charge
+that replaces it afterwards, from Gemini's usageMetadata or, failing that, its free countTokens.
+
+    reservation(turn)  input upper bound + MAX_OUTPUT_TOKENS      (admission, core.quota)
+    Meter              what Gemini reported and sent while the answer ran
+    charge(meter, …)   what Gemini bills for it                    (settlement)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from core import log
+from core.config import Config
+
+from turn import Turn
+
+# Gemini's tokenizer falls back to single bytes, so a text never makes more tokens than its
+# UTF-8 bytes; each turn adds a few framing tokens.
+TOKENS_PER_TURN = 8
+
+
+def reservation(turn: Turn, config: Config) -> int:
+    """The most this request can cost: every input byte as a token, plus the longest answer."""
+    texts = [config.system_prompt, *(text for _, text in turn.history), turn.message]
+    return (sum(len(text.encode()) + TOKENS_PER_TURN for text in texts)
+            + config.max_output_tokens)
+
+
+@dataclass
+class Meter:
+    """What one request to Gemini has produced so far, as Gemini itself reported it."""
+
+    usage: dict | None = None  # the latest usageMetadata: inputTokens, outputTokens, totalTokens
+    final: bool = False  # the answer (or the prompt's refusal) is complete: usage is the bill
+    accepted: bool = False  # Gemini answered the call: from here on it bills
+    unknown: bool = False  # a call may have run although no answer was seen (timeout, cut)
+    output: list[str] = field(default_factory=list, repr=False)  # model text received
+
+    def record(self, usage: dict | None, text: str, final: bool) -> None:
+        self.accepted = True
+        self.usage = usage or self.usage
+        if text:
+            self.output.append(text)
+        self.final = self.final or (final and usage is not None)
+
+    def public_usage(self) -> dict:
+        usage = self.usage or {}
+        return {"inputTokens": usage.get("inputTokens", 0),
+                "outputTokens": usage.get("outputTokens", 0)}
+
+
+def charge(meter: Meter, turn: Turn, config: Config,
+           count_tokens: Callable[[list[dict]], int]) -> int | None:
+    """The tokens Gemini bills for this request; None when they cannot be known (the caller
+    then keeps the whole reservation).
+
+    - complete: Gemini's final totalTokenCount;
+    - refused with an error status before answering: nothing;
+    - cut short (client left, upstream failed, deadline): the input and the output produced so
+      far, from the usage already seen, else counted with countTokens;
+    - no answer seen although the call may have run: the input and the longest answer.
+    """
+    usage = meter.usage or {}
+    if meter.final:
+        return usage.get("totalTokens", 0)
+    if not meter.accepted and not meter.unknown:
+        return 0
+    try:
+        input_tokens = usage.get("inputTokens") or count_tokens(
+            [_content("user", config.system_prompt), *turn.contents()])
+        if not meter.accepted:
+            return input_tokens + config.max_output_tokens
+        text = "".join(meter.output)
+        produced = count_tokens([_content("model", text)]) if text else 0
+        return input_tokens + max(produced, usage.get("totalTokens", 0) - input_tokens)
+    except Exception as error:  # noqa: BLE001 - no count: the reservation stays charged
+        log.logger.warning("token count failed; the reservation stays charged",
+                           extra={"fields": {"error_class": type(error).__name__}})
+        return None
+
+
+def _content(role: str, text: str) -> dict:
+    return {"role": role, "parts": [{"text": text}]}

@@ -1,0 +1,180 @@
+"""The budget guarantee, end to end (issue #8): total charged >= what Gemini billed, and a budget
+is overspent by at most one answer's reservation, however many clients race or drop their
+streams. Chat processes share memory:// (one process), redis-server or the Firestore emulator
+(three processes); the Gemini stand-in says what Gemini billed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+import threading
+import time
+
+import pytest
+import redis
+import requests
+
+BIG = "100000000"
+
+
+class Store:
+    """One shared store for one test: settings for the chat processes, and its global counter."""
+
+    def __init__(self, kind: str, settings: dict, instances: int, read_global):
+        self.kind, self.settings, self.instances = kind, settings, instances
+        self._read_global = read_global
+
+    def charged(self) -> int | None:
+        """The deployment's budget counter for today (None: memory:// cannot be read)."""
+        return self._read_global() if self._read_global else None
+
+
+@pytest.fixture(params=["memory", "redis", "firestore"])
+def store(request) -> Store:
+    if request.param == "memory":
+        return Store("memory", {"RATE_LIMIT_STORAGE": "memory://"}, 1, None)
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        db = 1 + secrets.randbelow(14)
+        client = redis.Redis(host="127.0.0.1", port=server.port, db=db)
+        client.flushdb()
+        request.addfinalizer(client.flushdb)
+        return Store("redis", {"RATE_LIMIT_STORAGE": f"{server.url}/{db}"}, 3, lambda: sum(
+            int(client.get(key) or 0) for key in client.keys("LIMITS:budget/global/*")))
+    firestore = request.getfixturevalue("firestore")
+    collection = f"budgets_{secrets.token_hex(4)}"
+
+    def read_global() -> int:
+        from google.cloud import firestore as firestore_client
+
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("FIRESTORE_EMULATOR_HOST", firestore.emulator.host)
+            client = firestore_client.Client(project="demo-jette")
+            return sum(int(snap.to_dict()["count"]) for snap in
+                       client.collection(collection).stream() if snap.id.startswith("budget|global"))
+
+    settings = {**firestore.settings, "RATE_LIMIT_STORAGE": f"firestore://{collection}"}
+    return Store("firestore", settings, 3, read_global)
+
+
+def chat_urls(functions, store: Store, **settings: str) -> list[str]:
+    label = secrets.token_hex(3)
+    return [functions.url("chat", K_REVISION=f"budget-{label}-{i}", RATE_LIMITS="100000/minute",
+                          MAX_CONCURRENT_STREAMS_PER_USER="100", **store.settings, **settings)
+            for i in range(store.instances)]
+
+
+def billed(standin, calls: int) -> int:
+    """What Gemini billed, once every generate call it received has ended."""
+    deadline = time.monotonic() + 20
+    while True:
+        records = [r for r in standin.requests() if r["method"] != "countTokens"]
+        if (len(records) >= calls and all(r["state"] != "in_progress" for r in records)
+                or time.monotonic() > deadline):
+            return sum(r.get("billed_tokens", 0) for r in records)
+        time.sleep(0.1)
+
+
+def settled_charge(store: Store, at_least: int) -> int | None:
+    """The global counter once settlements have landed (they follow the streams' ends)."""
+    deadline = time.monotonic() + 20
+    while (charged := store.charged()) is not None and charged < at_least:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if charged is not None:
+        time.sleep(0.5)  # anything still landing would only add
+        charged = store.charged()
+    return charged
+
+
+def reservation(message: str, max_output: int) -> int:
+    """What billing.reservation gives for one message without history (the default prompt)."""
+    from core.config import DEFAULT_SYSTEM_PROMPT
+
+    return len(DEFAULT_SYSTEM_PROMPT.encode()) + len(message.encode()) + 16 + max_output
+
+
+def test_sixty_users_racing_for_a_40_token_global_budget(functions, store, sign_in, standin):
+    urls = chat_urls(functions, store, GLOBAL_DAILY_TOKEN_BUDGET="40", DAILY_TOKEN_BUDGET=BIG)
+    tokens = [sign_in() for _ in range(60)]
+    barrier = threading.Barrier(60)
+    message = "Hello there, how are you today?"
+
+    def one(number: int) -> requests.Response:
+        barrier.wait()
+        return requests.post(urls[number % len(urls)], json={"message": message}, timeout=60,
+                             headers={"Authorization": f"Bearer {tokens[number]}"})
+
+    with concurrent.futures.ThreadPoolExecutor(60) as pool:
+        responses = list(pool.map(one, range(60)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [429] * 59  # was 60 x 200 before reservations
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {
+        "quota_exceeded"}
+    gemini = billed(standin, 1)
+    assert 0 < gemini <= 40 + reservation(message, 2048)
+    charged = settled_charge(store, gemini)
+    assert charged is None or charged == gemini  # a complete answer is charged exactly
+
+
+def test_dropped_streams_cannot_get_past_a_40_token_budget(functions, store, sign_in, standin):
+    urls = chat_urls(functions, store, DAILY_TOKEN_BUDGET="40", GLOBAL_DAILY_TOKEN_BUDGET=BIG,
+                     MAX_MESSAGE_CHARS="100000", MAX_REQUEST_BYTES="1048576")
+    token = sign_in()
+    prompt = "word " * 12_000  # 60,000 characters, ~15,000 tokens
+    standin.script(*[{"action": "reply", "chunks": [f"w{i} " for i in range(20)],
+                      "chunk_delay": 0.2}] * 14)
+    statuses = []
+    for number in range(14):
+        with requests.post(urls[number % len(urls)], json={"message": prompt}, stream=True,
+                           timeout=30, headers={"Authorization": f"Bearer {token}",
+                                                "Accept": "text/event-stream"}) as response:
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                next(response.iter_content(32))  # the first delta, then hang up
+    assert statuses == [200] + [429] * 13  # was 7 of 14 through before reservations
+    gemini = billed(standin, 1)
+    assert gemini >= 15_000  # the whole prompt was billed, though the client left at once
+    charged = settled_charge(store, gemini)
+    assert charged is None or gemini <= charged <= gemini + 20  # exact: input + output so far
+
+
+def test_many_clients_racing_and_dropping_never_undercharge(functions, store, sign_in,
+                                                            standin):
+    max_output = 200
+    message = "Tell me a story about budgets."
+    one_answer = reservation(message, max_output)
+    budget = 3 * one_answer
+    urls = chat_urls(functions, store, GLOBAL_DAILY_TOKEN_BUDGET=str(budget),
+                     DAILY_TOKEN_BUDGET=BIG, MAX_OUTPUT_TOKENS=str(max_output))
+    tokens = [sign_in() for _ in range(12)]
+    clients = 36
+    standin.script(*[{"action": "reply", "chunks": [f"part{i} " for i in range(12)],
+                      "chunk_delay": 0.1}] * clients)
+    barrier = threading.Barrier(clients)
+
+    def one(number: int) -> int:
+        barrier.wait()
+        with requests.post(urls[number % len(urls)], json={"message": message}, stream=True,
+                           timeout=60, headers={"Authorization": f"Bearer {tokens[number % 12]}",
+                                                "Accept": "text/event-stream"}) as response:
+            if response.status_code == 200:
+                chunks = response.iter_content(64)
+                next(chunks)
+                if number % 2 == 0:  # every other client reads the whole answer
+                    for _ in chunks:
+                        pass
+            return response.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        statuses = list(pool.map(one, range(clients)))
+    admitted = statuses.count(200)
+    assert admitted >= 1 and set(statuses) <= {200, 429}
+    gemini = billed(standin, admitted)
+    assert gemini <= budget + one_answer  # overspent by at most one answer's reservation
+    charged = settled_charge(store, gemini)
+    if charged is not None:
+        assert charged >= gemini  # never less than Gemini billed
+        assert charged <= budget + one_answer

@@ -1,0 +1,170 @@
+"""chat/billing: the worst case reserved before Gemini runs, and the exact charge that replaces it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from billing import TOKENS_PER_TURN, Meter, charge, reservation
+from core.config import load_config
+from turn import Turn
+
+SYSTEM = "Be brief."  # 9 bytes
+MAX_OUTPUT = 100
+CONFIG = load_config("chat", {"APP_ENV": "development", "SYSTEM_PROMPT": SYSTEM,
+                              "MAX_OUTPUT_TOKENS": str(MAX_OUTPUT)})
+TURN = Turn(message="hi", history=(("user", "a"), ("model", "bc")))
+# The request Gemini is asked to count: the system prompt as a first user content, then the turn.
+INPUT = [{"role": "user", "parts": [{"text": SYSTEM}]},
+         {"role": "user", "parts": [{"text": "a"}]},
+         {"role": "model", "parts": [{"text": "bc"}]},
+         {"role": "user", "parts": [{"text": "hi"}]}]
+
+
+def model(text: str) -> list[dict]:
+    return [{"role": "model", "parts": [{"text": text}]}]
+
+
+class Count:
+    """A fake countTokens: answers (or raises) the scripted results in order, records contents."""
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.calls: list[list[dict]] = []
+
+    def __call__(self, contents: list[dict]) -> int:
+        self.calls.append(contents)
+        result = self.results.pop(0)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+def usage(input_tokens: int, output_tokens: int, total: int) -> dict:
+    return {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": total}
+
+
+# --- reservation -----------------------------------------------------------------------------
+
+def test_reservation_is_every_input_byte_plus_the_longest_answer():
+    input_bytes = len(SYSTEM) + len("a") + len("bc") + len("hi")
+    assert reservation(TURN, CONFIG) == input_bytes + 4 * TOKENS_PER_TURN + MAX_OUTPUT
+    assert reservation(TURN, CONFIG) >= input_bytes + MAX_OUTPUT
+
+
+def test_reservation_grows_with_the_system_prompt_and_the_output_limit():
+    config = load_config("chat", {"APP_ENV": "development", "SYSTEM_PROMPT": SYSTEM + "xyz",
+                                  "MAX_OUTPUT_TOKENS": str(MAX_OUTPUT + 50)})
+    assert reservation(TURN, config) == reservation(TURN, CONFIG) + 3 + 50
+
+
+@pytest.mark.parametrize("text, utf8_bytes", [("😀", 4), ("日本語", 9), ("é", 2), ("👩‍💻", 11)])
+def test_multi_byte_text_counts_bytes_not_characters(text, utf8_bytes):
+    assert len(text.encode()) == utf8_bytes  # the premise
+    plain = reservation(Turn(message="x", history=(("user", "x"),)), CONFIG)
+    as_message = reservation(Turn(message=text, history=(("user", "x"),)), CONFIG)
+    in_history = reservation(Turn(message="x", history=(("user", text),)), CONFIG)
+    assert as_message - plain == in_history - plain == utf8_bytes - 1
+
+
+def test_multi_byte_system_prompt_counts_bytes():
+    config = load_config("chat", {"APP_ENV": "development", "SYSTEM_PROMPT": "答えは短く",
+                                  "MAX_OUTPUT_TOKENS": str(MAX_OUTPUT)})
+    turn = Turn(message="x", history=())
+    assert reservation(turn, config) == 15 + 1 + 2 * TOKENS_PER_TURN + MAX_OUTPUT
+
+
+# --- charge --------------------------------------------------------------------------------------
+
+def test_final_usage_is_the_bill_and_nothing_is_counted():
+    meter, count = Meter(), Count()
+    meter.record(usage(10, 0, 10), "Hel", final=False)
+    meter.record(usage(10, 5, 18), "lo", final=True)  # 3 thinking tokens in the total
+    assert charge(meter, TURN, CONFIG, count) == 18
+    assert count.calls == []
+
+
+def test_a_blocked_prompt_is_billed_its_final_usage():
+    meter, count = Meter(), Count()
+    meter.record(usage(7, 0, 7), "", final=True)
+    assert charge(meter, TURN, CONFIG, count) == 7
+    assert count.calls == []
+
+
+def test_nothing_accepted_and_nothing_unknown_costs_nothing():
+    count = Count()
+    assert charge(Meter(), TURN, CONFIG, count) == 0  # e.g. every attempt refused with a status
+    assert count.calls == []
+
+
+def test_cut_short_with_usage_is_input_plus_the_counted_output():
+    meter, count = Meter(), Count(4)
+    meter.record(usage(10, 1, 11), "Hel", final=False)
+    meter.record(None, "lo!", final=False)
+    assert charge(meter, TURN, CONFIG, count) == 10 + 4
+    assert count.calls == [model("Hello!")]
+
+
+def test_cut_short_keeps_reported_tokens_beyond_the_text_thinking():
+    meter, count = Meter(), Count(2)
+    meter.record(usage(10, 2, 50), "Hi", final=False)  # 38 thinking tokens so far
+    assert charge(meter, TURN, CONFIG, count) == 50
+    assert count.calls == [model("Hi")]
+
+
+def test_a_finish_without_usage_is_not_a_bill():
+    meter, count = Meter(), Count(3)
+    meter.record(usage(10, 1, 11), "Hel", final=False)
+    meter.record(None, "lo", final=True)
+    assert not meter.final
+    assert charge(meter, TURN, CONFIG, count) == 13
+    assert count.calls == [model("Hello")]
+
+
+def test_accepted_without_usage_counts_the_input_with_the_system_prompt():
+    meter, count = Meter(), Count(20, 4)
+    meter.record(None, "Hi", final=False)
+    assert charge(meter, TURN, CONFIG, count) == 24
+    assert count.calls == [INPUT, model("Hi")]
+
+
+def test_accepted_without_usage_or_text_is_the_input_alone():
+    meter, count = Meter(), Count(20)
+    meter.record(None, "", final=False)
+    assert charge(meter, TURN, CONFIG, count) == 20
+    assert count.calls == [INPUT]
+
+
+def test_unknown_outcome_is_the_input_plus_the_longest_answer():
+    meter, count = Meter(), Count(20)
+    meter.unknown = True  # a timeout after the request was sent, no answer seen
+    assert charge(meter, TURN, CONFIG, count) == 20 + MAX_OUTPUT
+    assert count.calls == [INPUT]
+
+
+@pytest.mark.parametrize("seen", ["nothing (unknown)", "text without usage", "usage and text"])
+def test_a_failing_count_keeps_the_reservation_and_logs_only_the_error_class(captured, seen):
+    meter, count = Meter(), Count(TimeoutError("Zq9 secret detail"))
+    if seen == "nothing (unknown)":
+        meter.unknown = True
+    else:
+        meter.record(usage(10, 1, 11) if seen == "usage and text" else None, "Zq9 answer", False)
+    assert charge(meter, Turn(message="Zq9 question", history=()), CONFIG, count) is None
+    assert len(count.calls) == 1
+    (line,) = captured()
+    assert line["severity"] == "WARNING"
+    assert line["error_class"] == "TimeoutError"
+    assert set(line) == {"severity", "message", "logger", "error_class"}
+    assert "Zq9" not in captured.raw() and SYSTEM not in captured.raw()
+
+
+def test_public_usage_is_the_latest_input_and_output():
+    meter = Meter()
+    assert meter.public_usage() == {"inputTokens": 0, "outputTokens": 0}
+    meter.record(usage(3, 1, 4), "a", final=False)
+    meter.record(None, "b", final=False)  # no usage: the last one reported stays
+    assert meter.public_usage() == {"inputTokens": 3, "outputTokens": 1}
+    meter.record(usage(3, 5, 9), "c", final=True)
+    assert meter.public_usage() == {"inputTokens": 3, "outputTokens": 5}
+    assert json.dumps(meter.public_usage())  # plain JSON for the `done` event
