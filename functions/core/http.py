@@ -17,7 +17,7 @@ from flask import Request, Response
 from . import body, log
 from .config import Config
 from .errors import ApiError, error_response
-from .identity import client_ip, pseudonym
+from .identity import client_ip, client_key, pseudonym
 
 __all__ = ["Endpoint", "SECURITY_HEADERS", "set_subject", "subject_of"]
 
@@ -130,9 +130,9 @@ class Endpoint:
 def subject_of(request: Request, config: Config) -> str:
     """The caller's pseudonym for logs: its uid once verified, otherwise its client IP."""
     subject = request.environ.get(_SUBJECT_KEY)
-    if subject is None:
+    if subject is None:  # the same pseudonym as the anonymous caller's limits (IPv6: its /64)
         ip = client_ip(request.headers, request.remote_addr, config.trusted_proxy_hops)
-        subject = pseudonym(config.secret_key, "ip", ip)
+        subject = pseudonym(config.secret_key, "ip", client_key(ip))
     return subject
 
 

@@ -151,3 +151,19 @@ def test_rotating_ipv6_addresses_cannot_escape_the_rate_limit():
     assert refused.value.code == "rate_limited"
     # Another /64 (another customer of the same provider) still has its own limit.
     admit("2001:db8:aa:bc::1")
+
+
+def test_log_subjects_of_anonymous_ipv6_callers_are_their_limit_key():
+    import flask
+
+    from core.config import load_config
+    from core.http import subject_of
+    from core.identity import anonymous
+
+    config = load_config("chat", {"APP_ENV": "development"})
+    app = flask.Flask(__name__)
+    subjects = set()
+    for host in ("2001:db8:7:9::1", "2001:db8:7:9:ffff::42"):
+        with app.test_request_context(headers={"X-Forwarded-For": host}):
+            subjects.add(subject_of(flask.request, config))
+    assert subjects == {anonymous(config.secret_key, "2001:db8:7:9::5").subject}
