@@ -68,6 +68,10 @@ const SERVER_DEFAULTS = new Set([
 ]);
 
 const SIGNED_OUT_MESSAGE = "Sign in with Google to chat.";
+// functions/core/app_check.py's refusal (APP_CHECK=enforce): a 401 that no new sign-in fixes.
+const APP_NOT_VERIFIED = "This app could not be verified.";
+const APP_NOT_VERIFIED_MESSAGE =
+  "This browser could not be verified by App Check. Reload the page; if it keeps happening, allow Google's reCAPTCHA (a blocker or extension may stop it).";
 const COUNTDOWN_CODES = new Set(["rate_limited", "quota_exceeded", "unavailable"]);
 const RETRYABLE = new Set(["internal", "upstream_error", "unavailable", "timeout", "network", "interrupted", "blocked", "rate_limited", "unknown"]);
 
@@ -160,13 +164,17 @@ export function describeError(error, { signedIn = true } = {}) {
     code = "network"; // fetch() rejects with a TypeError when the network fails
   }
   let message = MESSAGES[code] || MESSAGES.unknown;
-  if (code === "unauthenticated" && !signedIn) message = SIGNED_OUT_MESSAGE;
+  const appNotVerified = code === "unauthenticated" && serverMessage === APP_NOT_VERIFIED;
+  if (appNotVerified) message = APP_NOT_VERIFIED_MESSAGE;
+  else if (code === "unauthenticated" && !signedIn) message = SIGNED_OUT_MESSAGE;
   let action = null;
-  if (code === "unauthenticated" || (code === "permission_denied" && !signedIn)) action = "sign-in";
+  if (appNotVerified) action = "retry";
+  else if (code === "unauthenticated" || (code === "permission_denied" && !signedIn)) action = "sign-in";
   else if (RETRYABLE.has(code)) action = "retry";
   const countdown = COUNTDOWN_CODES.has(code) && Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
   // The server's sentence can be more specific (e.g. which limit); show it when it adds something.
-  const detail = serverMessage && serverMessage !== message && !SERVER_DEFAULTS.has(serverMessage) ? serverMessage : "";
+  const detail =
+    serverMessage && !appNotVerified && serverMessage !== message && !SERVER_DEFAULTS.has(serverMessage) ? serverMessage : "";
   return { code, message, detail, action, retryAfter: countdown };
 }
 

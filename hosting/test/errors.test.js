@@ -64,6 +64,16 @@ describe("error codes", () => {
     expect(describeError(new ApiError("unauthenticated"), { signedIn: false }).message).toBe("Sign in with Google to chat.");
   });
 
+  it("tells an App Check refusal apart from an ended session: retry, not sign in", () => {
+    const refused = new ApiError("unauthenticated", { status: 401, serverMessage: "This app could not be verified." });
+    for (const signedIn of [true, false]) {
+      const d = describeError(refused, { signedIn });
+      expect(d.message).toMatch(/could not be verified by App Check/);
+      expect(d.action).toBe("retry");
+      expect(d.detail).toBe("");
+    }
+  });
+
   it("maps the specific cases", () => {
     expect(describeError(new ApiError("blocked")).message).toMatch(/safety/);
     expect(describeError(new ApiError("unavailable")).message).toMatch(/busy or paused/);
