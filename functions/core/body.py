@@ -96,13 +96,14 @@ def _read_with_deadlines(request, sock, max_bytes: int, timeout_s: float) -> byt
             sock.settimeout(min(timeout_s, remaining))
             try:
                 part = request.stream.read(min(_READ_STEP, max_bytes + 1 - size))
-            except OSError as error:  # socket.timeout, or a read cut short by the watchdog
+            except Exception as error:  # noqa: BLE001 - socket.timeout, a read cut short by
+                # the watchdog, or gunicorn's refusals of a broken body (a bad chunk, a reset)
                 if watchdog.fired or time.monotonic() >= deadline:
                     reason = "body_total"
                 elif isinstance(error, socket.timeout):
                     reason = "body_idle"
                 else:
-                    raise
+                    reason = "body_broken"
                 break
             if not part:
                 break
@@ -120,6 +121,8 @@ def _read_with_deadlines(request, sock, max_bytes: int, timeout_s: float) -> byt
         request.environ[_STATE_KEY] = "abandoned"
         request._cached_data = b""
         _stop_reading(sock)
+        if reason == "body_broken":
+            raise _invalid("The request body could not be read.", reason)
         raise ApiError("request_timeout", reason=reason)
     return b"".join(parts)
 

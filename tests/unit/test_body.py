@@ -479,3 +479,16 @@ def test_body_refused_for_its_size_is_abandoned(peers):
                                   environ_overrides=peer.environ):
         abandon_unread(flask.request)
     assert_drain_ends_at_once(peer)
+
+
+@pytest.mark.parametrize("broken", [b"zz\r\n", b"5\r\nhello", b"5\r\nhelloXX"])
+def test_a_broken_chunked_body_is_400_and_never_read_on(peers, broken):
+    peer = peers(declared=None, chunked=True)
+    peer.send(broken)
+    peer.client.shutdown(socket.SHUT_WR)  # and the client says no more
+    error, seconds, request = peer.request()
+    assert isinstance(error, ApiError)
+    assert (error.status, error.code, error.reason) == (400, "invalid_argument", "body_broken")
+    assert error.message == "The request body could not be read."
+    assert request.get_data() == b""
+    assert_reading_stopped(peer)
