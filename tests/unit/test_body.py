@@ -338,7 +338,10 @@ def assert_reading_stopped(peer: Peer) -> None:
     """Nobody will wait for the rest: the server end reads end-of-data at once."""
     peer.server.settimeout(1)
     started = time.monotonic()
-    assert peer.server.recv(1) == b""
+    # What had already arrived may still be handed out (Linux keeps it after SHUT_RD); then
+    # end-of-data, without waiting for the client.
+    while peer.server.recv(65536):
+        assert time.monotonic() - started < 0.2
     assert time.monotonic() - started < 0.2
 
 
@@ -492,3 +495,4 @@ def test_a_broken_chunked_body_is_400_and_never_read_on(peers, broken):
     assert error.message == "The request body could not be read."
     assert request.get_data() == b""
     assert_reading_stopped(peer)
+
