@@ -45,7 +45,7 @@ def answer(request):
             settled.append(admission.settle(charge(meter, turn, CONFIG, GEMINI.count_tokens)))
         return settled[0]
 
-    streaming = "text/event-stream" in request.headers.get("Accept", "")
+    streaming = "text/event-stream" in request.headers.get("Accept", "").lower()
     try:
         if streaming:
             first, rest = GEMINI.open_stream(turn, identity.subject, meter)

@@ -52,6 +52,9 @@ def read_json(request, max_bytes: int, timeout_s: float | None = None) -> dict:
         raw = request.stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise _too_large(request, "body_size")
+    if declared is not None and len(raw) < declared:  # the client closed before its end
+        request.environ[_STATE_KEY] = "abandoned"
+        raise _invalid("The request body ended early.", "body_incomplete")
     request.environ[_STATE_KEY] = "read"
     return parse_json_object(raw)
 

@@ -13,6 +13,7 @@ from typing import Callable
 
 import flask
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from . import body, log
 from .config import Config
@@ -37,6 +38,9 @@ _REFUSAL_EVENTS = {"invalid_argument": "validation_failed", "payload_too_large":
                    "request_timeout": "validation_failed"}
 # The method is client text: logged as itself only when it is one of these.
 _LOGGED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+_FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+                    413: "payload_too_large", 415: "unsupported_media_type"}
 
 Handler = Callable[[Request], Response]
 
@@ -150,6 +154,10 @@ def _guard_framework_responses(app: flask.Flask) -> None:
 
     app.register_error_handler(404, lambda _: refuse("not_found"))
     app.register_error_handler(500, lambda _: refuse("internal"))
+    # Anything else werkzeug refuses before our code runs (a Host it cannot parse, say): the
+    # same envelope, by its status.
+    app.register_error_handler(HTTPException, lambda error: refuse(_FRAMEWORK_CODES.get(
+        error.code, "internal" if (error.code or 500) >= 500 else "invalid_argument")))
 
     @app.after_request
     def secure(response: Response) -> Response:

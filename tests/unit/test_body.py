@@ -496,3 +496,11 @@ def test_a_broken_chunked_body_is_400_and_never_read_on(peers, broken):
     assert request.get_data() == b""
     assert_reading_stopped(peer)
 
+
+def test_a_body_that_ends_before_its_content_length_is_400(peers):
+    peer = peers(declared=100)
+    peer.send(b'{"message": "hi"}')  # 17 of the 100 bytes it announced
+    peer.client.shutdown(socket.SHUT_WR)
+    error, _, _ = peer.request()
+    assert isinstance(error, ApiError)
+    assert (error.status, error.reason) == (400, "body_incomplete")

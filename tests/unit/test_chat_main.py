@@ -261,3 +261,9 @@ def test_refused_oversized_body_is_not_read_after_the_413(chat, gemini):
                             headers={"Content-Length": "3000000", **SSE})
     assert response.status_code == 413
     assert stream.consumed <= 64 * 1024
+
+
+def test_accept_is_matched_without_regard_to_case(chat, gemini):
+    response = post(chat[0], {"message": "hi"}, headers={"Accept": "TEXT/Event-Stream",
+                                                         "Origin": ORIGIN})
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
