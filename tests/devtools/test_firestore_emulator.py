@@ -101,9 +101,11 @@ def test_command_line_runs_until_ctrl_c_and_leaves_no_process():
     cli = subprocess.Popen(
         [sys.executable, emulator_module.__file__, str(port)],
         stdout=subprocess.PIPE, text=True, start_new_session=True)
+    started_groups: set[int] = set()
     try:
         assert cli.stdout.readline().strip() == f"firestore-emulator ready on 127.0.0.1:{port}"
         children = [pid for pid, ppid, _, _ in procs.live_processes() if ppid == cli.pid]
+        started_groups.update(os.getpgid(pid) for pid in children)
         assert len(children) == 1
         assert os.getpgid(children[0]) == children[0]  # the emulator leads its own group
         cli.send_signal(signal.SIGINT)  # Ctrl-C
@@ -111,5 +113,13 @@ def test_command_line_runs_until_ctrl_c_and_leaves_no_process():
         assert group_members(children[0]) == []
         assert not procs.listening(port)
     finally:
+        # The emulator leads a group of its own: a failed run must not leave it behind.
+        started_groups.update(group for _, ppid, group, _ in procs.live_processes()
+                              if ppid == cli.pid)
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)
+        for group in started_groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
