@@ -1,7 +1,8 @@
 """Abuse and cost limits shared by every instance: request rates (`limits` notation and
 storages), daily token budgets per user and for the deployment, and concurrent streams.
 
-If the shared store fails, a per-instance in-memory limiter takes over for an incident window.
+If the shared store fails, a per-instance in-memory limiter takes over for an incident window
+for the auth function's limits; chat, which spends the budgets, is refused (503) meanwhile.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Quota:
         ops += [(keys.user_budget, keys.budget_ttl, reserve),
                 (keys.global_budget, keys.budget_ttl, reserve),
                 (keys.streams, keys.stream_ttl, 1), (keys.earlier_streams, keys.stream_ttl, 0)]
-        counts, counters = self._run("incr_many", ops)
+        counts, counters = self._run("incr_many", ops, shared_only=True)
         rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
         admission = Admission(self, counters, keys, reserved=reserve, user_tokens_used=used,
                               requests_left=_requests_left(self.chat_items, rates))
@@ -97,14 +98,23 @@ class Quota:
             "remaining": max(0, self._config.daily_token_budget - used),
             "resetSeconds": _seconds_until(keys.day_end, now)}}
 
-    def _run(self, operation: str, ops: list):
+    def _run(self, operation: str, ops: list, shared_only: bool = False):
         """The shared store, or the per-instance fallback while the store is failing; returns
-        the result and the counters that produced it (a settlement goes to the same ones)."""
+        the result and the counters that produced it (a settlement goes to the same ones).
+
+        `shared_only` (chat admissions, which spend the budgets): no fallback. An instance's
+        memory cannot know what the others spent, so a budget counted there would not be a
+        cap: while the store fails such requests get 503 `unavailable`, never a fresh budget.
+        """
         if time.monotonic() >= self._down_until:
             try:
                 return getattr(self._store, operation)(ops), self._store
-            except Exception as error:  # noqa: BLE001 - any store failure: limit locally, never 500
+            except Exception as error:  # noqa: BLE001 - any store failure: never a 500
                 self._incident(error)
+        if shared_only:
+            wait = max(1, math.ceil(self._down_until - time.monotonic()))
+            raise ApiError("unavailable", "Usage limits cannot be checked right now; please "
+                           "try again shortly.", retry_after=wait, reason="limit_store_down")
         return getattr(self._fallback, operation)(ops), self._fallback
 
     def _incident(self, error: Exception) -> None:

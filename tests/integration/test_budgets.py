@@ -89,6 +89,15 @@ def settled_charge(store: Store, at_least: int) -> int | None:
     return charged
 
 
+def assert_refused_for_the_budget(responses: list[requests.Response]) -> None:
+    """429 quota_exceeded; or, where this loaded machine made the store answer slower than its
+    deadline, 503 unavailable (chat never counts a budget in one instance's memory)."""
+    for response in responses:
+        code = response.json()["error"]["code"]
+        assert (response.status_code, code) in {(429, "quota_exceeded"), (503, "unavailable")}
+    assert sum(r.status_code == 429 for r in responses) >= len(responses) // 2
+
+
 def reservation(message: str, max_output: int) -> int:
     """What billing.reservation gives for one message without history (the default prompt)."""
     from core.config import DEFAULT_SYSTEM_PROMPT
@@ -109,10 +118,8 @@ def test_sixty_users_racing_for_a_40_token_global_budget(functions, store, sign_
 
     with concurrent.futures.ThreadPoolExecutor(60) as pool:
         responses = list(pool.map(one, range(60)))
-    codes = sorted(r.status_code for r in responses)
-    assert codes == [200] + [429] * 59  # was 60 x 200 before reservations
-    assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {
-        "quota_exceeded"}
+    assert [r.status_code for r in responses].count(200) == 1  # was 59-60 before reservations
+    assert_refused_for_the_budget([r for r in responses if r.status_code != 200])
     gemini = billed(standin, 1)
     assert 0 < gemini <= 40 + reservation(message, 2048)
     charged = settled_charge(store, gemini)
@@ -134,7 +141,8 @@ def test_dropped_streams_cannot_get_past_a_40_token_budget(functions, store, sig
             statuses.append(response.status_code)
             if response.status_code == 200:
                 next(response.iter_content(32))  # the first delta, then hang up
-    assert statuses == [200] + [429] * 13  # was 7 of 14 through before reservations
+    assert statuses[0] == 200 and 200 not in statuses[1:]  # was 7-8 of 14 before
+    assert set(statuses[1:]) <= {429, 503}
     gemini = billed(standin, 1)
     assert gemini >= 15_000  # the whole prompt was billed, though the client left at once
     charged = settled_charge(store, gemini)
@@ -171,7 +179,7 @@ def test_many_clients_racing_and_dropping_never_undercharge(functions, store, si
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         statuses = list(pool.map(one, range(clients)))
     admitted = statuses.count(200)
-    assert admitted >= 1 and set(statuses) <= {200, 429}
+    assert admitted >= 1 and set(statuses) <= {200, 429, 503}
     gemini = billed(standin, admitted)
     assert gemini <= budget + one_answer  # overspent by at most one answer's reservation
     charged = settled_charge(store, gemini)

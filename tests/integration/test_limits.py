@@ -126,21 +126,24 @@ def test_concurrent_stream_cap_and_slot_release(functions, sign_in, standin):
     open_streams[1].close()
 
 
-def test_store_outage_falls_back_to_local_limits_without_500(functions, firestore, sign_in,
-                                                             standin):
+def test_store_outage_refuses_chat_with_503_never_500_nor_a_fresh_budget(functions, firestore,
+                                                                        sign_in, standin):
     url = functions.url("chat", RATE_LIMITS="4/minute", K_REVISION="outage",
                         **firestore.settings)
     token = sign_in()
     assert chat_json(url, token).status_code == 200
     firestore.emulator.pause()
     try:
-        codes = [chat_json(url, token).status_code for _ in range(6)]
+        refused = [chat_json(url, token) for _ in range(3)]
     finally:
         firestore.emulator.resume()
-    assert 500 not in codes
-    assert codes == [200] * 4 + [429] * 2  # a fresh local window: limited, never unlimited
+    for response in refused:  # no instance-local budget: the cap holds through the outage
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "unavailable"
+        assert 1 <= int(response.headers["Retry-After"]) <= 30
+    assert len([r for r in standin.requests() if r["method"] != "countTokens"]) == 1
     lines = functions.log_of(url).read_text().splitlines()
-    downs = [line for line in lines if "limit_store_down" in line]
+    downs = [line for line in lines if "limit_store_down" in line and '"ERROR"' in line]
     assert len(downs) == 1 and json.loads(downs[0])["severity"] == "ERROR"
 
 
