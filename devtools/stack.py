@@ -1,4 +1,5 @@
-"""The local stack on fixed ports: Auth emulator, Gemini stand-in and the three functions.
+"""The local stack on fixed ports: Auth emulator, Gemini stand-in, the three functions, the web
+app, and the limits store chat and auth share (redis-server, else the Firestore emulator).
 
 `python devtools/stack.py` serves until Ctrl-C; `python devtools/stack.py token` prints an ID token.
 """
@@ -6,20 +7,25 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import pathlib
 import secrets
+import shutil
 import signal
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402
-from firestore_emulator import start_firestore_emulator  # noqa: E402
+from firestore_emulator import FirestoreEmulatorError, start_firestore_emulator  # noqa: E402
 from procs import ROOT, STACK_VARIABLES, start_function, start_standin, start_web  # noqa: E402
+from redis_server import RedisServerError, start_redis  # noqa: E402
 
-PORTS = {"web": 5000, "auth-emulator": 9099, "firestore-emulator": 8089, "gemini-standin": 8090,
-         "chat": 8081, "auth": 8082, "health": 8083}
+# redis-server on 6380, next to Redis's default: a developer's own redis on 6379 is left alone.
+PORTS = {"web": 5000, "auth-emulator": 9099, "firestore-emulator": 8089, "redis": 6380,
+         "gemini-standin": 8090, "chat": 8081, "auth": 8082, "health": 8083}
+FUNCTIONS = ("chat", "auth", "health")
 PROJECT_ID = "demo-jette"
 DEV_ORIGINS = "http://127.0.0.1:5000,http://localhost:5000,http://127.0.0.1:5173,http://localhost:5173"
 RUN_DIR = ROOT / ".run"
@@ -42,7 +48,8 @@ def read_dotenv(path: pathlib.Path) -> dict[str, str]:
     return {**values, **exported}
 
 
-def function_env(overrides: dict[str, str]) -> tuple[dict[str, str], bool]:
+def function_env(overrides: dict[str, str],
+                 ports: dict[str, int] = PORTS) -> tuple[dict[str, str], bool]:
     """Development settings for the functions; a real GEMINI_API_KEY switches to real Gemini."""
     real_key = overrides.get("GEMINI_API_KEY") or os.environ.get("GEMINI_API_KEY")
     env = {
@@ -50,12 +57,112 @@ def function_env(overrides: dict[str, str]) -> tuple[dict[str, str], bool]:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_ORIGINS": DEV_ORIGINS,
         "FIREBASE_PROJECT_ID": PROJECT_ID,
-        "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{PORTS['auth-emulator']}",
+        "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{ports['auth-emulator']}",
         "GEMINI_API_KEY": real_key or "standin-key",
-        **({} if real_key else {"GEMINI_BASE_URL": f"http://127.0.0.1:{PORTS['gemini-standin']}"}),
+        **({} if real_key else {"GEMINI_BASE_URL": f"http://127.0.0.1:{ports['gemini-standin']}"}),
     }
     env.update({k: v for k, v in overrides.items() if k not in _STACK_OWNED})
     return env, bool(real_key)
+
+
+# The one line the banner prints when chat and auth each count on their own.
+MEMORY_SUMMARY = "memory://, per process: GET /api/auth's quota does not count chat's requests"
+
+
+@dataclasses.dataclass
+class Store:
+    """Where chat and auth count the rate limits and budgets: `settings` for both functions,
+    the store's process if the stack started one, and one line for the banner."""
+
+    settings: dict[str, str]
+    service: object | None
+    summary: str
+
+
+def start_store(configured: str | None, ports: dict[str, int] = PORTS,
+                run_dir: pathlib.Path = RUN_DIR, which=shutil.which) -> Store:
+    """One store shared by chat and auth, so GET /api/auth shows what chat enforces.
+
+    RATE_LIMIT_STORAGE from .env or the shell wins (firestore://… starts the Firestore emulator;
+    redis://… is used as is). Otherwise the first that this machine has: redis-server (tiny,
+    ~0.1 s), then gcloud's Firestore emulator (needs java, ~5 s), else memory://, where each
+    function counts on its own and the summary says so.
+    """
+    if configured and configured.startswith("firestore://"):
+        emulator = _firestore(ports, run_dir)
+        return Store({"RATE_LIMIT_STORAGE": configured, "FIRESTORE_EMULATOR_HOST": emulator.host},
+                     emulator, f"{configured} (Firestore emulator {emulator.host})")
+    if configured:
+        summary = MEMORY_SUMMARY if configured.startswith("memory://") else configured
+        return Store({"RATE_LIMIT_STORAGE": configured}, None, f"{summary} (RATE_LIMIT_STORAGE)")
+    missing = []
+    if which("redis-server"):
+        try:
+            server = start_redis(ports["redis"], log_path=run_dir / "redis-server.log")
+            return Store({"RATE_LIMIT_STORAGE": server.url}, server,
+                         f"{server.url} (redis-server, shared by chat and auth)")
+        except RedisServerError as error:
+            missing.append(f"redis-server did not start: {_first_line(error)}")
+    else:
+        missing.append("no redis-server on PATH")
+    if which("gcloud") and which("java"):
+        try:
+            emulator = _firestore(ports, run_dir)
+            return Store({"RATE_LIMIT_STORAGE": "firestore://rate_limits",
+                          "FIRESTORE_EMULATOR_HOST": emulator.host}, emulator,
+                         f"firestore://rate_limits (Firestore emulator {emulator.host}, "
+                         "shared by chat and auth)")
+        except FirestoreEmulatorError as error:
+            missing.append(f"the Firestore emulator did not start: {_first_line(error)}")
+    else:
+        missing.append("no gcloud+java for the Firestore emulator")
+    return Store({"RATE_LIMIT_STORAGE": "memory://"}, None,
+                 f"{MEMORY_SUMMARY} ({', '.join(missing)}; install redis-server to share one)")
+
+
+def _firestore(ports: dict[str, int], run_dir: pathlib.Path):
+    return start_firestore_emulator(ports["firestore-emulator"], PROJECT_ID,
+                                    log_path=run_dir / "firestore-emulator.log")
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def start_stack(env: dict[str, str], real_gemini: bool, ports: dict[str, int] = PORTS,
+                run_dir: pathlib.Path = RUN_DIR, *, web: bool = True,
+                build_dir: pathlib.Path = ROOT / "build" / "functions",
+                chunk_delay: float = 0.12, which=shutil.which) -> tuple[list, Store]:
+    """Start the Auth emulator, the limits store, the Gemini stand-in (unless real Gemini), the
+    three functions and (`web`) the web app; returns what was started, to stop in reverse
+    order with stop_stack(), and the store. If one fails, the others are stopped first."""
+    started = []
+    try:
+        started.append(start_auth_emulator(ports["auth-emulator"], PROJECT_ID,
+                                           log_path=run_dir / "auth-emulator.log"))
+        store = start_store(env.get("RATE_LIMIT_STORAGE"), ports, run_dir, which)
+        if store.service is not None:
+            started.append(store.service)
+        env = {**env, **store.settings}
+        if not real_gemini:
+            started.append(start_standin(ports["gemini-standin"], run_dir / "gemini-standin.log",
+                                         chunk_delay=chunk_delay))
+        for name in FUNCTIONS:
+            started.append(start_function(name, ports[name], env, run_dir / f"{name}.log",
+                                          build_dir))
+        if web:
+            local = {name: f"http://127.0.0.1:{ports[name]}"
+                     for name in (*FUNCTIONS, "auth-emulator")}
+            started.append(start_web(ports["web"], local, run_dir / "web.log"))
+    except BaseException:
+        stop_stack(started)
+        raise
+    return started, store
+
+
+def stop_stack(started: list) -> None:
+    for process in reversed(started):
+        process.stop()
 
 
 def serve() -> None:
@@ -63,35 +170,15 @@ def serve() -> None:
     started = []
 
     def stop_all(*_):
-        for process in reversed(started):
-            process.stop()
+        stop_stack(started)
         print("stopped.")
         sys.exit(0)
 
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
-    try:
-        started.append(start_auth_emulator(PORTS["auth-emulator"], PROJECT_ID,
-                                           log_path=RUN_DIR / "auth-emulator.log"))
-        if env.get("RATE_LIMIT_STORAGE", "").startswith("firestore://"):
-            # One variable switches the limits to Firestore: then the stack runs its emulator.
-            started.append(start_firestore_emulator(PORTS["firestore-emulator"], PROJECT_ID,
-                                                    log_path=RUN_DIR / "firestore-emulator.log"))
-            env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{PORTS['firestore-emulator']}"
-        if not real_gemini:
-            delay = float(os.environ.get("STANDIN_CHUNK_DELAY", "0.12"))  # visible streaming
-            started.append(start_standin(PORTS["gemini-standin"], RUN_DIR / "gemini-standin.log",
-                                         chunk_delay=delay))
-        for name in ("chat", "auth", "health"):
-            started.append(start_function(name, PORTS[name], env, RUN_DIR / f"{name}.log",
-                                          ROOT / "build" / "functions"))
-        local = {name: f"http://127.0.0.1:{PORTS[name]}"
-                 for name in ("chat", "auth", "health", "auth-emulator")}
-        started.append(start_web(PORTS["web"], local, RUN_DIR / "web.log"))
-    except BaseException:
-        for process in reversed(started):
-            process.stop()
-        raise
+    delay = float(os.environ.get("STANDIN_CHUNK_DELAY", "0.12"))  # visible streaming
+    processes, store = start_stack(env, real_gemini, chunk_delay=delay)
+    started.extend(processes)
     gemini = "real Gemini (GEMINI_API_KEY)" if real_gemini else \
         f"stand-in http://127.0.0.1:{PORTS['gemini-standin']}"
     print(f"""
@@ -102,7 +189,7 @@ Local stack is up (logs in .run/):
   health  http://127.0.0.1:{PORTS['health']}/      (GET)
   Firebase Auth emulator  http://127.0.0.1:{PORTS['auth-emulator']}  (project {PROJECT_ID})
   Gemini  {gemini}
-  Rate limits and budgets  {env.get("RATE_LIMIT_STORAGE", "memory://")}
+  Rate limits and budgets  {store.summary}
 An ID token for curl:  TOKEN=$(.venv/bin/python devtools/stack.py token)
 Ctrl-C stops everything.""", flush=True)
     signal.pause()

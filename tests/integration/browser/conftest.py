@@ -1,6 +1,6 @@
 """End-to-end browser fixtures: the built web app (hosting/dist under `vite preview`, with the
-production CSP) in front of real chat/auth/health functions, the Firebase Auth emulator and the
-Gemini stand-in, driven by Debian's Chromium through Playwright. No browser download, and no
+production CSP) in front of real chat/auth/health functions (chat and auth count limits in one
+redis-server), the Firebase Auth emulator and the Gemini stand-in, driven by Debian's Chromium through Playwright. No browser download, and no
 traffic beyond 127.0.0.1.
 """
 
@@ -14,6 +14,7 @@ from tests.integration.browser.app import Tab
 from tests.integration.harness import ROOT
 
 from procs import free_port, start_web  # noqa: E402  (devtools/, on sys.path via harness)
+from redis_server import start_redis  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,14 +33,25 @@ class Web:
 
 
 @pytest.fixture(scope="session")
-def web(functions, auth_emulator, log_dir):
+def limits_store(log_dir):
+    """The browser stack's rate-limit store: a redis-server of its own (setup.sh --test-services
+    installs it), shared by chat and auth as in the local stack, so the quota line that GET
+    /api/auth gives at sign-in counts chat's requests."""
+    server = start_redis(free_port(), log_path=log_dir / "browser-redis-server.out")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def web(functions, auth_emulator, limits_store, log_dir):
     if not (ROOT / "hosting" / "dist" / "index.html").exists():
         pytest.fail("hosting/dist is missing: run ./scripts/setup.sh to build the web app")
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
+    limits = {"RATE_LIMITS": RATE_LIMITS, "RATE_LIMIT_STORAGE": limits_store.url}
     urls = {
-        "chat": functions.url("chat", ALLOWED_ORIGINS=origin, RATE_LIMITS=RATE_LIMITS),
-        "auth": functions.url("auth", ALLOWED_ORIGINS=origin, RATE_LIMITS=RATE_LIMITS),
+        "chat": functions.url("chat", ALLOWED_ORIGINS=origin, **limits),
+        "auth": functions.url("auth", ALLOWED_ORIGINS=origin, **limits),
         "health": functions.url("health", ALLOWED_ORIGINS=origin),
         "auth-emulator": f"http://{auth_emulator.host}",
     }
