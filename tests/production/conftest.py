@@ -23,3 +23,4 @@ def ambient_credentials(tmp_path_factory) -> Path:
     path.write_text(json.dumps({"type": "authorized_user", "client_id": "test-client",
                                 "client_secret": "test-secret", "refresh_token": "test-refresh"}))
     return path
+

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
 import secrets
 import sys
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import functions_framework
 import pytest
 from core.config import ENV_VARIABLES
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -31,6 +29,7 @@ from firebase_admin import _token_gen, app_check
 from jwt.algorithms import RSAAlgorithm
 from stage_function import stage
 
+from .inprocess import import_staged
 from .id_tokens import CertEndpoint, encode_jwt, hs256, id_token, new_signing_key, rs256
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,16 +190,8 @@ def load(monkeypatch, staged, id_key, project, jwks, standin, ambient_credential
     def load_function(target: str, **env: str) -> Function:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setenv("FUNCTION_TARGET", target)
-        monkeypatch.delitem(sys.modules, "main", raising=False)
-        app = functions_framework.create_app(target=target, source=str(staged[target]))
-        stream = io.StringIO()
-        json_handlers = [h for h in logging.getLogger().handlers
-                         if type(h.formatter).__name__ == "JsonFormatter"]
-        assert json_handlers, "the function logs JSON lines through the root logger"
-        for handler in json_handlers:
-            monkeypatch.setattr(handler, "stream", stream)
-        return Function(app.test_client(), stream, project)
+        client, stream = import_staged(monkeypatch, target, staged[target])
+        return Function(client, stream, project)
 
     load_function.certs = certs
     return load_function

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import re
 import secrets
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import functions_framework
 import pytest
 from core.config import ENV_VARIABLES
 from firebase_admin import _token_gen
 from stage_function import stage
 
+from .inprocess import import_staged
 from .id_tokens import (CERT_URL, EMAIL, NAME, PICTURE, PROJECT, UID, CertEndpoint, SigningKey,
                         b64url, emulator_token, encode_jwt, firebase_claims, hs256, id_token,
                         new_signing_key, rs256)
@@ -100,16 +98,8 @@ def load(monkeypatch, staged, certs, ambient_credentials):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         assert "FIREBASE_AUTH_EMULATOR_HOST" not in os.environ
-        monkeypatch.setenv("FUNCTION_TARGET", target)  # create_app writes it; restore it after
-        monkeypatch.delitem(sys.modules, "main", raising=False)
-        app = functions_framework.create_app(target=target, source=str(staged[target]))
-        stream = io.StringIO()
-        json_handlers = [h for h in logging.getLogger().handlers
-                         if type(h.formatter).__name__ == "JsonFormatter"]
-        assert json_handlers, "the function logs JSON lines through the root logger"
-        for handler in json_handlers:
-            monkeypatch.setattr(handler, "stream", stream)
-        return Function(app.test_client(), stream)
+        client, stream = import_staged(monkeypatch, target, staged[target])
+        return Function(client, stream)
 
     return load_function
 
