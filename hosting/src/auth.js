@@ -16,28 +16,11 @@ import {
   signInWithRedirect,
   signOut,
 } from "firebase/auth";
+import { signInErrorMessage } from "./errors.js";
 
 const REDIRECT_FLAG = "jette.signInRedirect";
 const CANCELLED = new Set(["auth/popup-closed-by-user", "auth/cancelled-popup-request", "auth/user-cancelled"]);
 const USE_REDIRECT = new Set(["auth/popup-blocked", "auth/operation-not-supported-in-this-environment"]);
-
-/** Sign-in error codes -> what the user reads. */
-export function signInErrorMessage(code) {
-  switch (code) {
-    case "auth/network-request-failed":
-      return "Couldn't reach Google sign-in. Check your connection and try again.";
-    case "auth/unauthorized-domain":
-      return "Sign-in is not enabled for this web address (add it to the Firebase project's authorized domains).";
-    case "auth/operation-not-allowed":
-      return "Google sign-in is not enabled for this app's Firebase project.";
-    case "auth/user-disabled":
-      return "This account has been disabled.";
-    case "auth/too-many-requests":
-      return "Too many sign-in attempts. Wait a moment and try again.";
-    default:
-      return "Sign-in failed. Please try again.";
-  }
-}
 
 function prefersRedirect() {
   const small = globalThis.matchMedia?.("(max-width: 640px)").matches;
@@ -76,12 +59,13 @@ export function startAuth(config, { onUser, onError }) {
 
   onAuthStateChanged(auth, (user) => onUser(user));
 
-  async function redirect() {
+  async function redirect(beforeRedirect) {
     try {
       sessionStorage.setItem(REDIRECT_FLAG, "1");
     } catch {
       // the result is then picked up by Firebase's own redirect persistence on next use
     }
+    beforeRedirect?.(); // e.g. keep the message box's text for the round trip
     await signInWithRedirect(auth, provider(), browserPopupRedirectResolver);
   }
 
@@ -94,20 +78,32 @@ export function startAuth(config, { onUser, onError }) {
   const api = {
     app,
     auth,
-    async signIn() {
+    /**
+     * Sign in; every failure but a cancel is reported through onError (never thrown).
+     * `beforeRedirect` runs just before the page leaves for a redirect sign-in.
+     */
+    async signIn({ beforeRedirect } = {}) {
+      const failed = (error) => {
+        console.warn("Sign-in failed:", error?.code || error);
+        onError(signInErrorMessage(error?.code, { emulatorUrl: config.authEmulatorUrl }));
+      };
       if (config.authEmulatorUrl) {
         // Local development: Google's popup needs Google's servers; the emulator does not.
         const email = globalThis.prompt("Sign in to the local Auth emulator as (e-mail):",
           "dev.user@example.com");
         if (!email) return;
         const name = email.split("@")[0];
-        await signInAsEmulatedGoogleUser(JSON.stringify(
-          { sub: `dev-${email}`, email, email_verified: true, name }));
+        try {
+          await signInAsEmulatedGoogleUser(JSON.stringify(
+            { sub: `dev-${email}`, email, email_verified: true, name }));
+        } catch (error) {
+          failed(error); // e.g. the emulator is not running
+        }
         return;
       }
       try {
         if (prefersRedirect()) {
-          await redirect();
+          await redirect(beforeRedirect);
           return;
         }
         await signInWithPopup(auth, provider(), browserPopupRedirectResolver);
@@ -115,14 +111,13 @@ export function startAuth(config, { onUser, onError }) {
         if (CANCELLED.has(error?.code)) return;
         if (USE_REDIRECT.has(error?.code)) {
           try {
-            await redirect();
+            await redirect(beforeRedirect);
           } catch (redirectError) {
-            onError(signInErrorMessage(redirectError?.code));
+            failed(redirectError);
           }
           return;
         }
-        console.warn("Sign-in failed:", error?.code || error);
-        onError(signInErrorMessage(error?.code));
+        failed(error);
       }
     },
     signOut: () => signOut(auth),

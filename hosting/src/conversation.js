@@ -1,4 +1,4 @@
-// The conversation as data: what is sent as history, Markdown export, sessionStorage form. Pure.
+// The conversation as data: what is sent as history, and the Markdown export. Pure.
 
 /**
  * @typedef {{id: string, role: "user"|"model", text: string,
@@ -67,37 +67,4 @@ export function toMarkdown(messages, { title = "Conversation with Gemini", date 
 export function exportFileName(date = new Date()) {
   const pad = (n) => String(n).padStart(2, "0");
   return `chat-${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}-${pad(date.getHours())}${pad(date.getMinutes())}.md`;
-}
-
-/**
- * Messages -> JSON for sessionStorage (settled messages, only the fields we need). `owner` is the
- * signed-in uid (or "" when anonymous), so a conversation is never shown to another account.
- */
-export function serialize(messages, owner = "") {
-  return JSON.stringify({
-    v: 1,
-    owner,
-    messages: messages
-      .filter((m) => m.state !== "streaming" || m.text)
-      .map((m) => ({ role: m.role, text: m.text, state: m.state === "streaming" ? "stopped" : m.state || "done" })),
-  });
-}
-
-/** Parse what `serialize` wrote -> {owner, messages}; anything malformed yields no messages. */
-export function deserialize(json) {
-  try {
-    const data = JSON.parse(json);
-    if (!data || data.v !== 1 || !Array.isArray(data.messages)) return { owner: "", messages: [] };
-    const messages = data.messages
-      .filter((m) => m && (m.role === "user" || m.role === "model") && typeof m.text === "string")
-      .map((m, i) => ({
-        id: `restored-${i}`,
-        role: m.role,
-        text: m.text,
-        state: ["done", "stopped", "error"].includes(m.state) ? m.state : "done",
-      }));
-    return { owner: typeof data.owner === "string" ? data.owner : "", messages };
-  } catch {
-    return { owner: "", messages: [] };
-  }
 }

@@ -21,7 +21,7 @@ export const SPEC_CODES = Object.freeze({
 });
 
 /** Codes the browser itself produces. */
-export const CLIENT_CODES = Object.freeze(["network", "interrupted", "config", "unknown"]);
+export const CLIENT_CODES = Object.freeze(["network", "interrupted", "config", "starting", "unknown"]);
 
 const MESSAGES = {
   invalid_argument:
@@ -45,6 +45,7 @@ const MESSAGES = {
   network: "Can't reach the chat service. Check your internet connection and try again.",
   interrupted: "The connection dropped before the answer was complete. Try again.",
   config: "The app is not configured correctly (its runtime configuration could not be loaded).",
+  starting: "The app is still starting. Try again in a moment.",
   unknown: "Something unexpected happened. Please try again.",
 };
 
@@ -196,4 +197,32 @@ export function countdownText(seconds) {
 /** Message for each code (for tests and docs). */
 export function messageFor(code) {
   return MESSAGES[code] || MESSAGES.unknown;
+}
+
+/** A number as the (English) page writes it: 8,000. */
+const count = (n) => n.toLocaleString("en");
+
+/** Over MAX_MESSAGE_CHARS: "Too long: 8,123 of 8,000 characters". */
+export function tooLongText(length, max) {
+  return `Too long: ${count(length)} of ${count(max)} characters`;
+}
+
+/** Firebase Auth's sign-in error codes -> what the user reads (`emulatorUrl`: local development). */
+export function signInErrorMessage(code, { emulatorUrl = null } = {}) {
+  switch (code) {
+    case "auth/network-request-failed":
+      return emulatorUrl
+        ? `Couldn't reach the Firebase Auth emulator at ${emulatorUrl}. Start it (./scripts/dev.sh) and try again.`
+        : "Couldn't reach Google sign-in. Check your connection and try again.";
+    case "auth/unauthorized-domain":
+      return "Sign-in is not enabled for this web address (add it to the Firebase project's authorized domains).";
+    case "auth/operation-not-allowed":
+      return "Google sign-in is not enabled for this app's Firebase project.";
+    case "auth/user-disabled":
+      return "This account has been disabled.";
+    case "auth/too-many-requests":
+      return "Too many sign-in attempts. Wait a moment and try again.";
+    default:
+      return "Sign-in failed. Please try again.";
+  }
 }

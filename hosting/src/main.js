@@ -10,6 +10,7 @@ import { startAuth } from "./auth.js";
 import { loadRuntimeConfig } from "./config.js";
 import { DEFAULT_LIMITS } from "./conversation.js";
 import { ApiError } from "./errors.js";
+import { createHistory } from "./history/session.js";
 import { createStore, watch } from "./state.js";
 import { initThemeToggle } from "./theme.js";
 import { mountAccount } from "./ui/account.js";
@@ -19,7 +20,7 @@ import { focusComposer, mountComposer } from "./ui/composer.js";
 import { byTestId } from "./ui/dom.js";
 import { mountMessages } from "./ui/messages.js";
 import { mountQuota } from "./ui/quota.js";
-import { mountSettings, restoreConversation } from "./ui/settings.js";
+import { mountSettings, readHistorySetting } from "./ui/settings.js";
 
 const store = createStore({
   phase: "loading", // body[data-app-state]: loading | ready | error
@@ -30,7 +31,14 @@ const store = createStore({
   meName: null, // the name /api/auth knows
   notAllowed: false, // not on the allow-list
   limits: DEFAULT_LIMITS,
-  ...restoreConversation(), // keep, owner (uid or ""), messages
+  owner: "", // the uid the conversation on screen belongs to ("" when signed out)
+  messages: [], // the conversation on screen (conversation.js's Message)
+  historyOn: readHistorySetting(), // keep history on this device (settings.js)
+  historyStatus: "off", // off | loading | ready | unavailable (history/session.js)
+  historyError: null, // why history is unavailable
+  conversations: null, // the history list, newest first (summaries), or null
+  conversationId: null, // the conversation on screen, once it is in history
+  drawerOpen: false, // the history list as a drawer on narrow screens (ui/history.js)
   busy: false, // an answer is streaming
   editingId: null, // the message in the edit form
   draft: "", // the message box's text
@@ -42,13 +50,22 @@ initThemeToggle(byTestId("theme-toggle"));
 watch(store, ["phase"], ({ phase }) => {
   document.body.dataset.appState = phase;
 });
-const chat = mountChat(store);
-const account = mountAccount(store, chat);
+const history = createHistory(store, { stop: () => chat.stop(), notify: (notice) => showBanner(store, notice) });
+const chat = mountChat(store, history);
+const account = mountAccount(store, chat, history);
 mountMessages(store, chat);
 mountComposer(store, chat);
 mountBanner(store, { retry: chat.regenerate, signIn: account.signIn, focus: () => focusComposer(store) });
 mountQuota(store);
 mountSettings(store);
+// The history list is its own chunk, loaded once someone is signed in with history on.
+let historyList = null;
+watch(store, ["historyStatus"], ({ historyStatus }) => {
+  if (historyStatus === "off" || historyList) return;
+  historyList = import("./ui/history.js")
+    .then(({ mountHistory }) => mountHistory(store, chat, history))
+    .catch((error) => console.error("The history list could not be loaded:", error?.message || error));
+});
 
 function failed(what, error) {
   console.error(`${what}:`, error?.message || error);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answeredTurns, buildRequest, deserialize, exportFileName, serialize, toMarkdown } from "../src/conversation.js";
+import { answeredTurns, buildRequest, exportFileName, toMarkdown } from "../src/conversation.js";
 
 let id = 0;
 const msg = (role, text, state = "done") => ({ id: `t${id++}`, role, text, state });
@@ -54,25 +54,5 @@ describe("export", () => {
 
   it("names the file after the date", () => {
     expect(exportFileName(new Date(2025, 0, 31, 14, 5))).toBe("chat-2025-01-31-1405.md");
-  });
-});
-
-describe("sessionStorage form", () => {
-  it("round-trips settled messages with their owner", () => {
-    const messages = [msg("user", "a"), msg("model", "b"), msg("user", "c"), msg("model", "partial", "streaming")];
-    const { owner, messages: back } = deserialize(serialize(messages, "uid-1"));
-    expect(owner).toBe("uid-1");
-    expect(back.map((m) => [m.role, m.text, m.state])).toEqual([
-      ["user", "a", "done"],
-      ["model", "b", "done"],
-      ["user", "c", "done"],
-      ["model", "partial", "stopped"],
-    ]);
-  });
-
-  it("rejects malformed data", () => {
-    expect(deserialize("not json").messages).toEqual([]);
-    expect(deserialize('{"v":2,"messages":[]}').messages).toEqual([]);
-    expect(deserialize('{"v":1,"messages":[{"role":"system","text":"x"},{"role":"user","text":5},{"role":"user","text":"ok"}]}').messages).toHaveLength(1);
   });
 });

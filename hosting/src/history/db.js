@@ -23,136 +23,19 @@
 // Every failed write rejects: HistoryFullError when the browser is out of space, HistoryError
 // (not_found | conflict | invalid | closed | unsupported), or the browser's own error. Nothing is
 // swallowed, and a failed call changes nothing (one transaction per call, aborted on failure).
+//
+// Alongside: schema.js (names, migrations, records, checks, the upsert, the write transaction),
+// search.js (history.search), storage.js (usage, persistOnce); session.js uses all of this.
 
 import { HistoryError, writeError } from "./errors.js";
-import { ID_PATTERN, MAX_TITLE_CHARS, autoTitle, clip, fold, newId, oneLine, previewOf, snippet } from "./text.js";
+import { BOTH, DB_VERSION, checkId, checkMessage, checkPatch, dbNameFor, invalid, messageNotFound, messagesOf, notFound } from "./schema.js";
+import { inWriteTransaction, publicMessage, requestAll, summary, touch, upgrade, upsertMessage } from "./schema.js";
+import { createSearch } from "./search.js";
+import { createPersistOnce, storageUsage } from "./storage.js";
+import { MAX_TITLE_CHARS, clip, newId, oneLine, previewOf } from "./text.js";
 
-export const DB_PREFIX = "jette-history-";
-export const DB_VERSION = 1;
-export const STALE_STREAM_MS = 5 * 60 * 1000;
-const ROLES = ["user", "model"];
-const STATES = ["streaming", "done", "stopped", "error"];
-const SEARCH_BATCH = 50;
-/** Folded text kept in memory for search: ~20 MB at most (UTF-16). */
-export const SEARCH_CACHE_CHARS = 10_000_000;
-const BOTH = ["conversations", "messages"];
-
-/** The database name of a user: never contains the uid itself. */
-export async function dbNameFor(uid) {
-  if (typeof uid !== "string" || uid === "" || uid.length > 128) {
-    throw new HistoryError("invalid", "History is kept only for a signed-in account.");
-  }
-  const digest = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(uid));
-  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${DB_PREFIX}${hex.slice(0, 32)}`;
-}
-
-/** Schema migrations, one step per version (called by openDB with the old version). */
-export function upgrade(db, oldVersion) {
-  if (oldVersion < 1) {
-    db.createObjectStore("conversations", { keyPath: "id" }).createIndex("updatedAt", "updatedAt");
-    db.createObjectStore("messages", { keyPath: "id" }).createIndex("bySeq", ["conversationId", "seq"], { unique: true });
-  }
-}
-
-/**
- * Issue `request(item)` for every item within one transaction and await them all. A request
- * that throws synchronously (it aborts the transaction) leaves no unobserved promise behind.
- */
-export function requestAll(items, request) {
-  const pending = [];
-  try {
-    for (const item of items) pending.push(request(item));
-  } catch (error) {
-    for (const p of pending) p.catch(() => {});
-    throw error;
-  }
-  return Promise.all(pending);
-}
-
-/** Key range of one conversation's messages on the "bySeq" index (from `seq` on). */
-export const messagesOf = (conversationId, fromSeq = -Infinity) => IDBKeyRange.bound([conversationId, fromSeq], [conversationId, Infinity]);
-
-/** A conversation record as callers see it. */
-export const summary = (c) => ({
-  id: c.id,
-  title: c.title,
-  createdAt: c.createdAt,
-  updatedAt: c.updatedAt,
-  messageCount: c.messageCount,
-  preview: c.preview,
-  version: c.version,
-});
-
-/** A message record as callers see it (the Message shape of conversation.js, plus times). */
-export function publicMessage(m, now = Date.now()) {
-  const stale = m.state === "streaming" && now - m.updatedAt > STALE_STREAM_MS;
-  const out = { id: m.id, role: m.role, text: m.text, state: stale ? "stopped" : m.state, createdAt: m.createdAt, updatedAt: m.updatedAt };
-  if (m.finishReason) out.finishReason = m.finishReason;
-  return out;
-}
-
-const invalid = (what) => new HistoryError("invalid", `Can't save to history: ${what}.`);
-const notFound = () => new HistoryError("not_found", "This conversation is no longer in your history (it was deleted, perhaps in another tab).");
-
-function checkId(id, what) {
-  if (typeof id !== "string" || !ID_PATTERN.test(id)) throw invalid(`bad ${what} id`);
-  return id;
-}
-
-function checkPatch(patch) {
-  if (!patch || typeof patch !== "object") throw invalid("no message");
-  if (patch.text !== undefined && typeof patch.text !== "string") throw invalid("message text must be a string");
-  if (patch.state !== undefined && !STATES.includes(patch.state)) throw invalid("unknown message state");
-  if (patch.finishReason !== undefined && (typeof patch.finishReason !== "string" || patch.finishReason.length > 64)) throw invalid("bad finishReason");
-  return patch;
-}
-
-function checkMessage(message) {
-  checkPatch(message);
-  if (!ROLES.includes(message.role)) throw invalid('role must be "user" or "model"');
-  if (typeof message.text !== "string") throw invalid("message text must be a string");
-  if (message.id !== undefined) checkId(message.id, "message");
-  return message;
-}
-
-/**
- * Write `input` (new or, by id, existing) into `conv` inside transaction `tx`; updates the
- * conversation record in memory (count, title, preview), not in the store.
- */
-async function upsertMessage(tx, conv, input, now) {
-  const messages = tx.objectStore("messages");
-  const id = input.id ?? newId();
-  const existing = input.id === undefined ? undefined : await messages.get(id);
-  if (existing && existing.conversationId !== conv.id) throw new HistoryError("conflict", "Can't save to history: a message with this id belongs to another conversation.");
-  const record = {
-    id,
-    conversationId: conv.id,
-    seq: existing ? existing.seq : conv.nextSeq,
-    role: input.role ?? existing.role,
-    text: input.text ?? existing.text,
-    state: input.state ?? existing?.state ?? "done",
-    createdAt: existing?.createdAt ?? now,
-    updatedAt: now,
-  };
-  const finishReason = input.finishReason ?? existing?.finishReason;
-  if (finishReason) record.finishReason = finishReason;
-  if (!existing) {
-    conv.nextSeq += 1;
-    conv.messageCount += 1;
-  }
-  await messages.put(record);
-  if (!conv.titled && !conv.title && record.role === "user" && record.text.trim()) conv.title = autoTitle(record.text);
-  if (record.seq === conv.nextSeq - 1 && record.text.trim()) conv.preview = previewOf(record.text);
-  return record;
-}
-
-function touch(conv, { activity = true } = {}) {
-  const now = Math.max(Date.now(), conv.updatedAt);
-  if (activity) conv.updatedAt = now;
-  conv.version += 1;
-  return now;
-}
+export { DB_PREFIX, DB_VERSION, STALE_STREAM_MS, dbNameFor, messagesOf, publicMessage, requestAll, summary, upgrade } from "./schema.js";
+export { SEARCH_CACHE_CHARS } from "./search.js";
 
 /**
  * Open the history of user `uid`.
@@ -198,31 +81,7 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
   };
 
   /** Run `fn(tx)` in one readwrite transaction over both stores; abort it on any failure. */
-  async function write(fn) {
-    let tx;
-    try {
-      tx = live().transaction(BOTH, "readwrite");
-      const result = await fn(tx);
-      await tx.done;
-      return result;
-    } catch (error) {
-      let txError = null;
-      if (tx) {
-        tx.done.catch(() => {});
-        try {
-          txError = tx.error;
-        } catch {
-          txError = null;
-        }
-        try {
-          tx.abort();
-        } catch {
-          // already finished
-        }
-      }
-      throw writeError(error, txError);
-    }
-  }
+  const write = (fn) => inWriteTransaction(() => live().transaction(BOTH, "readwrite"), fn);
 
   /** Run `fn(tx)` in one readonly transaction over both stores. */
   const read = (fn) => fn(live().transaction(BOTH, "readonly"));
@@ -317,7 +176,7 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
       checkId(messageId, "message");
       return changeConversation(conversationId, async (tx, conv) => {
         const existing = await tx.objectStore("messages").get(messageId);
-        if (!existing || existing.conversationId !== conv.id) throw new HistoryError("not_found", "This message is no longer in your history.");
+        if (!existing || existing.conversationId !== conv.id) throw messageNotFound();
         const now = touch(conv);
         const { text, state, finishReason } = patch;
         const record = await upsertMessage(tx, conv, { id: messageId, text, state, finishReason }, now);
@@ -331,7 +190,7 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
       return changeConversation(conversationId, async (tx, conv) => {
         const messages = tx.objectStore("messages");
         const from = await messages.get(fromMessageId);
-        if (!from || from.conversationId !== conv.id) throw new HistoryError("not_found", "This message is no longer in your history.");
+        if (!from || from.conversationId !== conv.id) throw messageNotFound();
         const index = messages.index("bySeq");
         const keys = await index.getAllKeys(messagesOf(conv.id, from.seq));
         await requestAll(keys, (key) => messages.delete(key));
@@ -411,97 +270,24 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
       return removed;
     },
 
-    /**
-     * Conversations whose title or any message contains `query` (case- and accent-insensitive),
-     * newest first, at most `limit`: [{...summary, match: "title"|"text", messageId?, snippet}].
-     * At most one pass over the text, read in transactions of 50 conversations, stopping once
-     * `limit` are found. The folded text is kept in memory per conversation version (up to
-     * SEARCH_CACHE_CHARS), so the next keystroke's search reads no message bodies at all.
-     */
-    async search(query, { limit = 50 } = {}) {
-      const q = fold(oneLine(query ?? ""));
-      if (!q) return [];
-      const all = await listConversations();
-      const ids = new Set(all.map((c) => c.id));
-      for (const [id, entry] of searchCache) if (!ids.has(id)) forget(id, entry);
-      const found = [];
-      for (let i = 0; i < all.length && found.length < limit; i += SEARCH_BATCH) {
-        const batch = all.slice(i, i + SEARCH_BATCH);
-        const titled = new Set(batch.filter((c) => fold(c.title).includes(q)).map((c) => c.id));
-        const missing = batch.filter((c) => !titled.has(c.id) && searchCache.get(c.id)?.version !== c.version);
-        const originals = new Map();
-        const fresh = new Map();
-        if (missing.length) {
-          const bodies = await read((tx) => {
-            const index = tx.objectStore("messages").index("bySeq");
-            return requestAll(missing, (c) => index.getAll(messagesOf(c.id)));
-          });
-          missing.forEach((c, k) => {
-            for (const m of bodies[k]) originals.set(m.id, m.text);
-            const entry = { version: c.version, ids: bodies[k].map((m) => m.id), folded: bodies[k].map((m) => fold(m.text)) };
-            entry.chars = entry.folded.reduce((n, t) => n + t.length, 0);
-            fresh.set(c.id, entry);
-            remember(c.id, entry);
-          });
-        }
-        const hits = [];
-        for (const c of batch) {
-          if (found.length + hits.length >= limit) break;
-          if (titled.has(c.id)) {
-            hits.push({ ...c, match: "title", snippet: c.title });
-            continue;
-          }
-          const entry = fresh.get(c.id) ?? searchCache.get(c.id);
-          const k = entry.folded.findIndex((t) => t.includes(q));
-          if (k >= 0) hits.push({ ...c, match: "text", messageId: entry.ids[k] });
-        }
-        const unread = hits.filter((h) => h.messageId && !originals.has(h.messageId));
-        if (unread.length) {
-          const texts = await read((tx) => requestAll(unread, (h) => tx.objectStore("messages").get(h.messageId)));
-          texts.forEach((m, k) => originals.set(unread[k].messageId, m?.text ?? ""));
-        }
-        for (const h of hits) if (h.messageId) h.snippet = snippet(originals.get(h.messageId), q);
-        found.push(...hits);
-      }
-      return found;
-    },
-
-    /** {usage, quota} in bytes from navigator.storage.estimate(), or null where unavailable. */
-    async usage() {
-      const storage = globalThis.navigator?.storage;
-      if (typeof storage?.estimate !== "function") return null;
-      const { usage = 0, quota = 0 } = await storage.estimate();
-      return { usage, quota };
-    },
-
-    /**
-     * Ask for persistent storage once history holds data (call after a write; cheap to repeat).
-     * Resolves true/false (granted or not), or null (unavailable, or no data yet: asks later).
-     */
-    persistOnce() {
-      if (persisting) return persisting;
-      const storage = globalThis.navigator?.storage;
-      if (typeof storage?.persist !== "function") return Promise.resolve(null);
-      persisting = (async () => {
-        if ((await history.count()) === 0) return null;
-        if (typeof storage.persisted === "function" && (await storage.persisted())) return true;
-        return storage.persist();
-      })();
-      persisting.then(
-        (result) => {
-          if (result === null) persisting = null;
-        },
-        () => {
-          persisting = null;
-        },
-      );
-      return persisting;
-    },
+    /** {usage, quota} in bytes (navigator.storage.estimate()), or null where unavailable. */
+    usage: storageUsage,
 
     /** Close this connection (sign-out). */
     close() {
       closed = true;
       db.close();
+    },
+
+    /** Delete all of it (removeAll), close, and delete the database itself (sign-out, when asked). */
+    async destroy() {
+      await history.removeAll();
+      history.close();
+      try {
+        indexedDB.deleteDatabase(name); // completes once other tabs closed theirs (they do, on "blocking")
+      } catch {
+        // the database is empty already
+      }
     },
 
     /** For transfer.js: one readonly / readwrite transaction over both stores (see write()). */
@@ -510,19 +296,9 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
     announce,
   };
   const undo = new WeakMap();
-  let persisting = null;
-  const searchCache = new Map(); // conversation id -> {version, ids, folded, chars}
-  let cachedChars = 0;
-  function forget(id, entry) {
-    searchCache.delete(id);
-    cachedChars -= entry.chars;
-  }
-  function remember(id, entry) {
-    const old = searchCache.get(id);
-    if (old) forget(id, old);
-    if (cachedChars + entry.chars > SEARCH_CACHE_CHARS) return;
-    searchCache.set(id, entry);
-    cachedChars += entry.chars;
-  }
+  /** search(query, {limit}) — title and text, newest first (search.js). */
+  history.search = createSearch(history);
+  /** persistOnce() — ask for persistent storage once history holds data (storage.js). */
+  history.persistOnce = createPersistOnce(history.count);
   return history;
 }

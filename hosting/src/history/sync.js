@@ -83,3 +83,19 @@ export function mergeMessages(stored, local, pendingIds = new Set()) {
   for (const m of local) if (!storedIds.has(m.id) && (m.state === "streaming" || pendingIds.has(m.id))) merged.push(m);
   return merged;
 }
+
+/** A message as stored: known fields only; an unsettled one that is not the new answer is "stopped". */
+export function storedForm(m, streaming = null) {
+  const out = { id: m.id, role: m.role, text: m.text, state: m.state === "streaming" && m !== streaming ? "stopped" : m.state || "done" };
+  if (m.finishReason) out.finishReason = m.finishReason;
+  return out;
+}
+
+/** `merged` with the objects already on screen where nothing changed (no repaint). */
+export function keepShown(merged, shown) {
+  const byId = new Map(shown.map((m) => [m.id, m]));
+  return merged.map((m) => {
+    const s = byId.get(m.id);
+    return s && s.role === m.role && s.text === m.text && s.state === m.state && s.finishReason === m.finishReason ? s : m;
+  });
+}

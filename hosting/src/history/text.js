@@ -3,7 +3,7 @@
 export const TITLE_CHARS = 80;
 export const PREVIEW_CHARS = 140;
 export const MAX_TITLE_CHARS = 200;
-/** Ids of conversations and messages: what main.js makes (`m…-n`) and UUIDs both fit. */
+/** Ids of conversations and messages: UUIDs (chat.js, newId) and older `m…-n` ids both fit. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A fresh random id (UUID v4). Ids must be unique across tabs: never a per-tab counter alone. */

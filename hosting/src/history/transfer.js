@@ -22,7 +22,7 @@
 //     with fresh conversation and message ids.
 
 import { toMarkdown } from "../conversation.js";
-import { messagesOf, requestAll } from "./db.js";
+import { messagesOf, requestAll } from "./schema.js";
 import { ImportError } from "./errors.js";
 import { ID_PATTERN, MAX_TITLE_CHARS, autoTitle, fold, newId, previewOf } from "./text.js";
 
@@ -83,6 +83,18 @@ export function conversationMarkdown(conversation, now = new Date()) {
   const slug = fold(conversation.title).replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40).replace(/-$/, "") || "chat";
   const day = new Date(conversation.updatedAt).toISOString().slice(0, 10);
   return { name: `${slug}-${day}.md`, text: toMarkdown(messages, { title: conversation.title || "Conversation with Gemini", date: now }) };
+}
+
+/** The export as a file to save: {name: "jette-history-YYYY-MM-DD.json", text}. */
+export async function exportFile(history, now = new Date()) {
+  const doc = await exportAll(history, now);
+  return { name: `jette-history-${now.toISOString().slice(0, 10)}.json`, text: `${JSON.stringify(doc, null, 2)}\n` };
+}
+
+/** Conversation `id` of `history` as a Markdown file, {name, text}, or null when it is gone. */
+export async function markdownFile(id, history, now = new Date()) {
+  const conversation = await history.getConversation(id);
+  return conversation && conversationMarkdown(conversation, now);
 }
 
 // ---------------------------------------------------------------- import: validation

@@ -1,22 +1,28 @@
-// The account: Sign-in buttons (toolbar and empty page), the user menu (name, avatar, Sign out,
+// The account: the Sign-in button (toolbar), the user menu (name, avatar, Sign out,
 // Sign out everywhere), what /api/auth says (allowed? quota, name), and the page's
 // data-auth-state / data-allowed. `onUser` is Firebase Auth's listener (see main.js).
+// Signing out (here or everywhere) with history on asks first, in a dialog, whether to also
+// delete this device's conversations.
 //
 // State: `authKnown`, `user`, `meName` (the name /api/auth knows), `notAllowed`.
 
 import { fetchMe, normalizeQuota, revokeSessions } from "../api.js";
+import { ApiError, signInErrorMessage } from "../errors.js";
 import { watch } from "../state.js";
-import { NO_BANNER, showError } from "./banner.js";
+import { NO_BANNER, showBanner, showError } from "./banner.js";
+import { forgetKeptDraft, keepDraftForRedirect } from "./composer.js";
 import { byTestId } from "./dom.js";
 import { setQuota } from "./quota.js";
 
 const initial = (name) => name.trim().charAt(0).toUpperCase();
 
-/** @param {{stop: () => void}} chat */
-export function mountAccount(store, chat) {
+/**
+ * @param {{stop: () => void}} chat
+ * @param {{deleteDevice: () => Promise<void>}} history  src/history/session.js
+ */
+export function mountAccount(store, chat, history) {
   const ui = {
     signIn: byTestId("sign-in"),
-    signInMain: byTestId("sign-in-main"),
     menu: byTestId("user-menu"),
     name: byTestId("user-name"),
     email: byTestId("user-email"),
@@ -24,6 +30,9 @@ export function mountAccount(store, chat) {
     avatarFallback: byTestId("user-initial"),
     signOut: byTestId("sign-out"),
     signOutEverywhere: byTestId("sign-out-everywhere"),
+    signOutDialog: byTestId("sign-out-dialog"),
+    signOutDelete: byTestId("sign-out-delete"),
+    signOutConfirm: byTestId("sign-out-confirm"),
   };
   const summary = ui.menu.querySelector("summary");
 
@@ -90,20 +99,47 @@ export function mountAccount(store, chat) {
     if (user) loadMe(user);
   }
 
+  /** Sign in; every failure shows a banner. The message box's text survives a redirect sign-in. */
   async function signIn() {
-    const { auth, notAllowed, banner } = store.get();
-    if (!auth) return;
-    if (notAllowed || banner?.action === "switch-account") await auth.signOut();
-    await auth.signIn();
+    const { auth, notAllowed, banner, phase } = store.get();
+    if (!auth) {
+      showError(store, new ApiError(phase === "error" ? "config" : "starting"));
+      return;
+    }
+    try {
+      if (notAllowed || banner?.action === "switch-account") await auth.signOut();
+      await auth.signIn({ beforeRedirect: () => keepDraftForRedirect(store) });
+    } catch (error) {
+      console.warn("Sign-in failed:", error?.code || error);
+      showBanner(store, { code: "sign-in", message: signInErrorMessage(error?.code) });
+    } finally {
+      forgetKeptDraft(); // still here: no redirect happened (a redirect never returns)
+    }
   }
 
-  async function signOutEverywhere() {
+  /** Delete this device's conversations when asked; false (and a notice) if that failed. */
+  async function deleteDevice(asked) {
+    if (!asked) return true;
+    try {
+      await history.deleteDevice();
+      return true;
+    } catch (error) {
+      showBanner(store, { code: "history_error", message: `This device's conversations could not be deleted, so you are still signed in. ${error?.message || ""}`.trim() });
+      return false;
+    }
+  }
+
+  async function signOut(deleteToo = false) {
+    if (await deleteDevice(deleteToo)) await store.get().auth?.signOut();
+  }
+
+  async function signOutEverywhere(deleteToo = false) {
     const { user, auth } = store.get();
     if (!user) return;
     ui.signOutEverywhere.disabled = true;
     try {
       await revokeSessions(await user.getIdToken());
-      await auth.signOut();
+      if (await deleteDevice(deleteToo)) await auth.signOut();
     } catch (error) {
       showError(store, error);
     } finally {
@@ -111,10 +147,30 @@ export function mountAccount(store, chat) {
     }
   }
 
+  /** Sign out (or everywhere): with history on, first ask whether to delete it on this device. */
+  let everywhere = false;
+  function askSignOut(all) {
+    ui.menu.open = false;
+    if (store.get().historyStatus !== "ready") return all ? signOutEverywhere() : signOut();
+    everywhere = all;
+    ui.signOutDelete.checked = false;
+    ui.signOutConfirm.textContent = all ? "Sign out everywhere" : "Sign out";
+    ui.signOutDialog.returnValue = "";
+    ui.signOutDialog.showModal();
+  }
+  ui.signOutDialog.addEventListener("close", () => {
+    if (ui.signOutDialog.returnValue !== "confirm") {
+      summary.focus();
+      return;
+    }
+    const deleteToo = ui.signOutDelete.checked;
+    if (everywhere) signOutEverywhere(deleteToo);
+    else signOut(deleteToo);
+  });
+
   ui.signIn.addEventListener("click", signIn);
-  ui.signInMain.addEventListener("click", signIn);
-  ui.signOut.addEventListener("click", () => store.get().auth?.signOut());
-  ui.signOutEverywhere.addEventListener("click", signOutEverywhere);
+  ui.signOut.addEventListener("click", () => askSignOut(false));
+  ui.signOutEverywhere.addEventListener("click", () => askSignOut(true));
   ui.avatar.addEventListener("error", () => {
     ui.avatar.hidden = true;
     ui.avatarFallback.hidden = false;

@@ -1,6 +1,7 @@
 // The conversation on screen: one <li> per message, kept in step with `messages` by id; model
 // answers painted as sanitized Markdown (once per animation frame while streaming); the empty
-// page when there is nothing; Copy, Edit and Regenerate / Retry; the edit form (`editingId`).
+// page when there is nothing; Copy, Edit (any question) and Regenerate / Retry; the edit form
+// (`editingId`).
 
 import { ICONS } from "../icons.js";
 import { decorateCodeBlocks, highlightCodeBlocks, renderMarkdown } from "../render.js";
@@ -131,7 +132,7 @@ export function mountMessages(store, chat) {
   });
 
   // The edit form, in place of the message being edited.
-  let editing = null; // {id, li, form}
+  let editing = null; // {id, li, form, save}
   function closeEdit() {
     if (!editing) return;
     editing.form.remove();
@@ -156,12 +157,13 @@ export function mountMessages(store, chat) {
     const row = element("div", { class: "edit-actions" });
     const cancel = element("button", { type: "button", class: "btn-secondary", "data-testid": "edit-cancel" }, "Cancel");
     const save = element("button", { type: "submit", class: "btn-primary", "data-testid": "edit-save" }, "Send");
+    save.disabled = store.get().busy; // sent once the answer streaming now has ended
     row.append(cancel, save);
     form.append(label, area, row);
     li.querySelector(".bubble").hidden = true;
     li.querySelector(".message-actions").hidden = true;
     li.prepend(form);
-    editing = { id: message.id, li, form };
+    editing = { id: message.id, li, form, save };
     area.focus();
     area.setSelectionRange(area.value.length, area.value.length);
 
@@ -172,9 +174,9 @@ export function mountMessages(store, chat) {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const text = area.value.trim();
-      if (!text) return;
-      store.set({ editingId: null });
-      chat.edit(message.id, text);
+      // Sent: the form closes (chat clears editingId). Not sent (an answer streaming, a
+      // countdown, too long…): the form and the conversation stay as they are.
+      if (text) chat.edit(message.id, text);
     });
     area.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -188,27 +190,34 @@ export function mountMessages(store, chat) {
     });
   }
 
-  // Regenerate (or Retry) on the last message, Edit on the last question; one of each at most,
-  // and none while an answer streams or a message is being edited.
+  watch(store, ["busy", "editingId"], ({ busy }) => {
+    if (editing) editing.save.disabled = busy;
+  });
+
+  // Edit on every question (the conversation then continues from it), Regenerate (or Retry) on
+  // the last message; none while an answer streams or a message is being edited.
   let placed = "";
   watch(store, ["messages", "busy", "editingId"], ({ messages, busy, editingId }) => {
     const last = messages[messages.length - 1];
-    const lastUser = [...messages].reverse().find((m) => m.role === "user");
-    const where = !busy && !editingId && lastUser ? `${lastUser.id} ${last.id} ${last.role}` : "";
+    const questions = messages.filter((m) => m.role === "user");
+    const where = !busy && !editingId && questions.length ? `${questions.map((m) => m.id)} ${last.id} ${last.role}` : "";
     if (where === placed) return;
     placed = where;
     for (const old of list.querySelectorAll('[data-action="regenerate"], [data-action="edit"]')) old.remove();
     if (!where) return;
-    nodes.get(lastUser.id)?.querySelector(".message-actions")?.append(iconButton("edit", "edit", "Edit and resend", "edit", "Edit"));
+    for (const question of questions) {
+      const label = question === questions[questions.length - 1] ? "Edit and resend" : "Edit and resend (what follows it is replaced)";
+      nodes.get(question.id)?.querySelector(".message-actions")?.append(iconButton("edit", "edit", label, "edit", "Edit"));
+    }
     const label = last.role === "user" ? "Retry" : "Regenerate";
     nodes.get(last.id)?.querySelector(".message-actions")?.append(iconButton("regenerate", "regenerate", `${label} the answer`, "regenerate", label));
   });
 
-  function startEdit() {
+  function startEdit(id) {
     const { busy, messages } = store.get();
     if (busy) return;
-    const lastUser = [...messages].reverse().find((m) => m.role === "user");
-    if (lastUser && nodes.has(lastUser.id)) store.set({ editingId: lastUser.id });
+    const question = messages.find((m) => m.id === id && m.role === "user");
+    if (question && nodes.has(question.id)) store.set({ editingId: question.id });
   }
 
   async function copyText(text, button) {
@@ -234,7 +243,7 @@ export function mountMessages(store, chat) {
     } else if (action === "regenerate") {
       chat.regenerate();
     } else if (action === "edit") {
-      startEdit();
+      startEdit(button.closest("li.message")?.dataset.id);
     }
   });
 }

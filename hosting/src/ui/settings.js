@@ -1,82 +1,85 @@
-// Settings: the dialog and its one option, "keep this conversation in this tab". With it on,
-// the conversation (`messages`, `owner`) is written to sessionStorage whenever it settles and
-// read back at startup; off, it lives in memory only. (On-device history will replace this.)
+// Settings: the dialog and its option "Keep history on this device" (`historyOn`; on by default,
+// remembered in localStorage only when turned off), the line saying where history lives, and
+// how much of this browser's storage the site uses (navigator.storage.estimate(), read each time
+// the dialog opens). Off, the app keeps the conversation in memory only (src/history/session.js
+// closes the database); what was saved before stays until it is turned on and deleted.
 
-import { deserialize, serialize } from "../conversation.js";
 import { watch } from "../state.js";
 import { byTestId } from "./dom.js";
 
-const KEEP_KEY = "jette.keep";
-const CONVERSATION_KEY = "jette.conversation";
+const HISTORY_KEY = "jette.history";
 
-function storage() {
+/** The saved choice: true unless history was turned off on this device. */
+export function readHistorySetting() {
   try {
-    return globalThis.sessionStorage;
+    return globalThis.localStorage?.getItem(HISTORY_KEY) !== "off";
   } catch {
-    return null;
+    return true;
   }
 }
 
-/** What this tab kept: {keep, owner, messages} (nothing unless "keep" is on). */
-export function restoreConversation() {
-  const restored = { keep: false, owner: "", messages: [] };
-  const store = storage();
-  if (!store) return restored;
+function saveHistorySetting(on) {
   try {
-    restored.keep = store.getItem(KEEP_KEY) === "1";
-    if (!restored.keep) {
-      store.removeItem(CONVERSATION_KEY);
-      return restored;
-    }
-    const saved = store.getItem(CONVERSATION_KEY);
-    if (saved) Object.assign(restored, deserialize(saved));
+    if (on) globalThis.localStorage?.removeItem(HISTORY_KEY);
+    else globalThis.localStorage?.setItem(HISTORY_KEY, "off");
   } catch {
-    restored.keep = false;
-  }
-  return restored;
-}
-
-function persist({ keep, messages, owner }) {
-  const store = storage();
-  if (!store) return;
-  try {
-    if (keep && messages.length) store.setItem(CONVERSATION_KEY, serialize(messages, owner));
-    else store.removeItem(CONVERSATION_KEY);
-  } catch {
-    // quota exceeded or storage disabled: the conversation stays in memory only
+    // storage disabled: the choice lasts for this page only
   }
 }
 
-const streaming = (messages) => messages.some((m) => m.state === "streaming");
+/** 1234567 -> "1.2 MB" */
+export function formatBytes(bytes) {
+  const units = ["bytes", "KB", "MB", "GB", "TB"];
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${Math.round(value)} bytes` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** The usage line: how much this site stores, and whether the browser may clear it. */
+export async function usageText(storage = globalThis.navigator?.storage) {
+  if (typeof storage?.estimate !== "function") return "This browser doesn't tell how much storage this site uses.";
+  const { usage = 0, quota = 0 } = await storage.estimate();
+  let persisted = false;
+  try {
+    persisted = typeof storage.persisted === "function" && (await storage.persisted());
+  } catch {
+    persisted = false;
+  }
+  const of = quota ? ` (it allows up to ${formatBytes(quota)})` : "";
+  const keep = persisted ? "The browser keeps it until you delete it." : "The browser may clear it if the device runs low on space.";
+  return `This site uses ${formatBytes(usage)} of this browser's storage${of}. ${keep}`;
+}
 
 export function mountSettings(store) {
   const button = byTestId("settings-button");
   const dialog = byTestId("settings-dialog");
-  const toggle = byTestId("keep-session-toggle");
+  const toggle = byTestId("history-setting");
+  const usage = byTestId("storage-usage");
 
-  watch(store, ["keep"], ({ keep }) => {
-    toggle.checked = keep;
-  });
-  // Written when the toggle or the account changes, and when the conversation changes with no
-  // answer streaming (a new chat, an answer that ended), not on every streamed word.
-  let last = store.get();
-  store.subscribe((state) => {
-    const changed = state.keep !== last.keep || state.owner !== last.owner ||
-      (state.messages !== last.messages && !streaming(state.messages));
-    last = state;
-    if (changed) persist(state);
+  watch(store, ["historyOn"], ({ historyOn }) => {
+    toggle.checked = historyOn;
   });
 
-  button.addEventListener("click", () => dialog.showModal());
+  async function showUsage() {
+    usage.textContent = "Checking storage…";
+    try {
+      usage.textContent = await usageText();
+    } catch {
+      usage.textContent = "This browser didn't tell how much storage this site uses.";
+    }
+  }
+
+  button.addEventListener("click", () => {
+    dialog.showModal();
+    showUsage();
+  });
   dialog.addEventListener("close", () => button.focus());
   toggle.addEventListener("change", () => {
-    const keep = toggle.checked;
-    try {
-      if (keep) storage()?.setItem(KEEP_KEY, "1");
-      else storage()?.removeItem(KEEP_KEY);
-    } catch {
-      // storage disabled: the choice lasts for this page only
-    }
-    store.set({ keep });
+    saveHistorySetting(toggle.checked);
+    store.set({ historyOn: toggle.checked });
   });
 }

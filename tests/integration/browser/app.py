@@ -136,6 +136,72 @@ class Tab:
         self.type_and_enter(text)
         return self.wait_answer(before + 1)
 
+    def wait_ready(self, auth_state: str = "signed-in") -> None:
+        """After a reload or in another page of the context: ready, and signed in (or out)."""
+        self.page.locator('body[data-app-state="ready"]').wait_for(state="attached")
+        self.page.locator(f'body[data-auth-state="{auth_state}"]').wait_for(state="attached")
+
+    def reload(self, auth_state: str = "signed-in") -> None:
+        """Reload the page; Firebase keeps the session, so it comes back signed in."""
+        self.page.reload()
+        self.wait_ready(auth_state)
+
+    def sign_out(self, delete_history: bool = False) -> None:
+        """Sign out from the user menu, answering the history question when it is asked."""
+        self.testid("user-menu").locator("summary").click()
+        self.testid("sign-out").click()
+        dialog = self.testid("sign-out-dialog")
+        if self.page.evaluate("() => document.body.dataset.authState") == "signed-in" and \
+                dialog.is_visible():
+            if delete_history:
+                self.testid("sign-out-delete").check()
+            self.testid("sign-out-confirm").click()
+        self.page.locator('body[data-auth-state="signed-out"]').wait_for(state="attached")
+
+    # ------------------------------------------------------------------ history
+
+    def import_history(self, data: bytes, name: str = "history.json") -> str:
+        """Import `data` as a history export file; the status line it ends with."""
+        status = self.testid("history-message")
+        self.page.evaluate("() => { const el = document.querySelector("
+                           "'[data-testid=\"history-message\"]'); el.textContent = '';"
+                           " delete el.dataset.kind; }")
+        self.testid("history-import-file").set_input_files(
+            files=[{"name": name, "mimeType": "application/json", "buffer": data}])
+        self.page.wait_for_function(
+            "() => { const el = document.querySelector('[data-testid=\"history-message\"]');"
+            " return el.dataset.kind && !/^Importing/.test(el.textContent); }")
+        return (status.text_content() or "").strip()
+
+    def another_page(self) -> "Tab":
+        """A second page in this tab's browser context: another browser tab of the same
+        profile (same storage and sign-in). Closed with this tab's context."""
+        other = object.__new__(Tab)
+        other.origin = self.origin
+        other.requests = self.requests
+        other.csp_violations = self.csp_violations
+        other.console_errors = []
+        other.page_errors = []
+        other.context = self.context
+        other.page = self.context.new_page()
+        other.page.on("console", other._console)
+        other.page.on("pageerror", lambda error: other.page_errors.append(str(error)))
+        other.page.set_default_timeout(10_000)
+        return other
+
+    def history_titles(self) -> list[str]:
+        return [title.strip() for title in self.testid("history-title").all_text_contents()]
+
+    def wait_history(self, count: int) -> list[str]:
+        """Wait until the history list shows `count` conversations; their titles."""
+        self.page.wait_for_function(
+            "(count) => { const list = document.querySelector('[data-testid=\"history\"]');"
+            " return list && !list.hidden && document.querySelectorAll("
+            "'[data-testid=\"history-item\"]').length === count"
+            " && !/Loading/.test(document.querySelector('[data-testid=\"history-empty\"]').textContent); }",
+            arg=count)
+        return self.history_titles()
+
     def screenshot(self, name: str) -> pathlib.Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / name

@@ -33,7 +33,8 @@ def test_sign_in_shows_name_and_quota(page):
     assert page.testid("user-initial").inner_text() == "G"
     assert page.testid("sign-in").is_hidden()
     # /api/auth through the Hosting proxy: a fresh user has every request of the window left.
-    assert page.testid("quota").inner_text() == "3 requests · 200k of 200k tokens left"
+    assert page.testid("quota").inner_text() == \
+        "3 requests left this minute · 200k of 200k tokens left today"
     page.assert_clean()
 
 
@@ -70,7 +71,7 @@ def test_answer_renders_progressively(page, standin, web):
     # Streamed from the chat function's own URL, not the buffered same-origin /api/chat.
     assert [u for u in page.requests if u.startswith(web.urls["chat"])]
     assert not [u for u in page.requests if "/api/chat" in u]
-    # Privacy by default: the conversation lives in memory, not in the tab's storage.
+    # Nothing of it in the tab's session or local storage (history is in IndexedDB: test_history*.py).
     stored = page.page.evaluate("() => JSON.stringify([sessionStorage, localStorage])")
     assert "slowly" not in stored and "streamed answer" not in stored
     page.assert_clean()
@@ -143,10 +144,13 @@ def test_sign_out_clears_the_conversation(page, standin):
 
     page.testid("user-menu").locator("summary").click()
     page.testid("sign-out").click()
+    # History is on: it asks whether to delete this device's conversations too (kept here).
+    page.testid("sign-out-dialog").wait_for(state="visible")
+    assert not page.testid("sign-out-delete").is_checked()
+    page.testid("sign-out-confirm").click()
     page.page.locator('body[data-auth-state="signed-out"]').wait_for(state="attached")
 
     assert page.testid("sign-in").is_visible()
-    assert page.testid("sign-in-main").is_visible()
     assert page.testid("user-menu").is_hidden()
     assert page.testid("quota").is_hidden()
     assert page.testid("messages").is_hidden()
