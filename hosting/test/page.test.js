@@ -201,6 +201,24 @@ describe("the page", () => {
     expect($("send").hidden).toBe(false);
   });
 
+  it("leaves Esc to an open dialog while an answer streams", async () => {
+    await openPage();
+    const answer = pendingAnswer(api);
+    type("Long one");
+    press($("composer-input"), "Enter");
+    await settle();
+    answer.options.onDelta("Some words");
+    const dialog = $("sign-out-dialog");
+    dialog.setAttribute("open", "");
+    press(dialog, "Escape");
+    await settle();
+    expect(models()[0].dataset.state).toBe("streaming");
+    dialog.removeAttribute("open");
+    press(document.body, "Escape");
+    await settle();
+    expect(models()[0].dataset.state).toBe("stopped");
+  });
+
   it("removes an answer that failed before any text, and shows why", async () => {
     await openPage();
     const { ApiError } = await import("../src/errors.js");

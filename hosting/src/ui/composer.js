@@ -113,7 +113,9 @@ export function mountComposer(store, chat) {
     ui.input.focus();
   });
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && store.get().busy && !ui.dialog.open) {
+    // Esc belongs to an open dialog (settings, sign out, delete all) or the drawer first.
+    const taken = event.defaultPrevented || document.querySelector("dialog[open]");
+    if (event.key === "Escape" && store.get().busy && !taken) {
       event.preventDefault();
       chat.stop();
     }
