@@ -101,10 +101,10 @@ def _read_with_deadlines(request, sock, max_bytes: int, timeout_s: float) -> byt
                 part = request.stream.read(min(_READ_STEP, max_bytes + 1 - size))
             except Exception as error:  # noqa: BLE001 - socket.timeout, a read cut short by
                 # the watchdog, or gunicorn's refusals of a broken body (a bad chunk, a reset)
-                if watchdog.fired or time.monotonic() >= deadline:
+                if isinstance(error, socket.timeout):  # no byte for timeout_s: idle, even
+                    reason = "body_idle"  # when a busy machine got here after the total cap
+                elif watchdog.fired or time.monotonic() >= deadline:
                     reason = "body_total"
-                elif isinstance(error, socket.timeout):
-                    reason = "body_idle"
                 else:
                     reason = "body_broken"
                 break
