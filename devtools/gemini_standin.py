@@ -1,19 +1,48 @@
 """Local stand-in for the Gemini REST API (generateContent, streamGenerateContent, countTokens).
-Lets the real google-genai SDK run unchanged in tests; failures are scripted via /_standin/*."""
+Lets the real google-genai SDK run unchanged in tests; failures are scripted via /_standin/*.
+
+Parts: {"text": ...} or inline data. google-genai 3.6.1 sends Part.from_bytes(...) as
+{"inlineData": {"data": "<URL-safe base64>", "mime_type": "image/png"}} (camelCase key, snake_case
+inside: the SDK dumps its Blob model as is); Gemini's JSON parser takes either spelling of each field
+and standard or URL-safe base64, padded or not, so does the stand-in. Accepted inline MIME types:
+images (png, jpeg, webp, heic, heif), application/pdf and the plain-text document types (TEXT_MIME).
+Audio and video are not modelled (400). systemInstruction stays text-only, as Gemini documents.
+
+Models: DEFAULT_MODELS plus `--models a,b` / $GEMINI_STANDIN_MODELS (comma-separated); any other
+model gets Gemini's 404 NOT_FOUND.
+
+Token counting, after https://ai.google.dev/gemini-api/docs/tokens ("Multimodal tokens") and the
+image-understanding / document-processing guides:
+  * text (parts, systemInstruction, and inline text/* documents, decoded as UTF-8): ceil(chars / 4)
+    over all of it (the stand-in's own rule; Gemini's tokenizer is not reproduced);
+  * an image with both dimensions <= 384 px: 258 tokens; a larger one is tiled into 768x768 crops,
+    258 tokens each: ceil(w / 768) * ceil(h / 768) * 258. Dimensions are read from the header
+    (PNG IHDR, JPEG SOFn, WebP VP8/VP8L/VP8X, HEIC/HEIF the largest `ispe` box), never decoded;
+  * a PDF: 258 tokens per page; pages = distinct objects with `/Type /Page` (not `/Pages`). Pages
+    inside compressed object streams (/ObjStm) are not seen;
+  * an image or PDF the stand-in cannot read counts as one image / one page: 258.
+promptTokenCount, the streamed usageMetadata, countTokens' totalTokens and billed_tokens all use
+this one count (see measure()); promptTokensDetails splits it by modality (TEXT, IMAGE, DOCUMENT).
+"""
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import copy
 import json
 import math
+import os
 import re
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +62,15 @@ ERRORS = {
     503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
 }
 PATH_RE = re.compile(r"^/v1beta/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
+DEFAULT_MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
+MODELS_ENV = "GEMINI_STANDIN_MODELS"
+IMAGE_MIME = {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}
+PDF_MIME = "application/pdf"
+TEXT_MIME = {"text/plain", "text/html", "text/css", "text/csv", "text/xml", "text/rtf", "text/md",
+             "text/markdown", "text/javascript", "application/x-javascript", "text/x-python",
+             "application/x-python"}
+MEDIA_TOKENS = 258  # per image (<= 384x384) or 768x768 tile, and per PDF page
+TILE, SMALL = 768, 384
 
 
 class BadRequest(Exception):
@@ -52,12 +90,170 @@ def error_body(code: int, message: str | None = None, retry_delay: str | None = 
     return {"error": err}
 
 
-def _check_parts(parts, where: str) -> None:
+# ---------- inline data: decoding and measuring (headers only; bounded, dependency-free) ----------
+@dataclass
+class Media:
+    mime: str
+    size: int            # decoded bytes
+    tokens: int = 0      # image / PDF tokens (text documents are counted with the text)
+    chars: int = 0       # text documents: decoded characters
+    detail: str = ""     # for the echo: "640x480", "3 pages", "12 chars", "unreadable"
+
+    @property
+    def modality(self) -> str:
+        return "IMAGE" if self.mime in IMAGE_MIME else "DOCUMENT" if self.mime == PDF_MIME else "TEXT"
+
+
+def _b64decode(data: str) -> bytes | None:
+    """Protobuf-JSON bytes: standard or URL-safe alphabet, padding optional. None if invalid."""
+    if not re.fullmatch(r"[A-Za-z0-9+/_-]*={0,2}", data):
+        return None
+    bare = data.rstrip("=").replace("-", "+").replace("_", "/")
+    if len(bare) % 4 == 1:
+        return None
+    try:
+        return base64.b64decode(bare + "=" * (-len(bare) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _jpeg_size(b: bytes) -> tuple[int, int] | None:
+    i, n = 2, len(b)
+    while i < n:  # each round moves on by >= 2 bytes
+        if b[i] != 0xFF:
+            return None
+        while i < n and b[i] == 0xFF:  # fill bytes
+            i += 1
+        if i >= n:
+            return None
+        marker, i = b[i], i + 1
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length field
+            continue
+        if marker in (0xD9, 0xDA) or i + 2 > n:  # EOI / start of scan before any SOF
+            return None
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn: P, Y, X
+            return struct.unpack(">HH", b[i + 3:i + 7])[::-1] if i + 7 <= n else None
+        seglen = int.from_bytes(b[i:i + 2], "big")
+        if seglen < 2:
+            return None
+        i += seglen
+    return None
+
+
+def image_size(b: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header, whatever the declared image type; None if unreadable."""
+    size = None
+    if b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR" and len(b) >= 24:
+        size = struct.unpack(">II", b[16:24])
+    elif b[:3] == b"\xff\xd8\xff":
+        size = _jpeg_size(b)
+    elif b[:4] == b"RIFF" and b[8:12] == b"WEBP" and len(b) >= 30:
+        kind = b[12:16]
+        if kind == b"VP8 " and b[23:26] == b"\x9d\x01\x2a":
+            size = (int.from_bytes(b[26:28], "little") & 0x3FFF, int.from_bytes(b[28:30], "little") & 0x3FFF)
+        elif kind == b"VP8L" and b[20] == 0x2F:
+            bits = int.from_bytes(b[21:25], "little")
+            size = ((bits & 0x3FFF) + 1, (bits >> 14 & 0x3FFF) + 1)
+        elif kind == b"VP8X":
+            size = (int.from_bytes(b[24:27], "little") + 1, int.from_bytes(b[27:30], "little") + 1)
+    elif b[4:8] == b"ftyp":  # HEIC/HEIF (ISO BMFF): the largest image spatial extent, if one is near the top
+        boxes = [struct.unpack(">II", b[m.end() + 4:m.end() + 12])
+                 for m in re.finditer(rb"ispe", b[:65536]) if m.end() + 12 <= len(b)]
+        size = max(boxes, key=lambda wh: wh[0] * wh[1], default=None)
+    return size if size and size[0] > 0 and size[1] > 0 else None
+
+
+# Linear on any input: an object header starts only where a digit run starts, with bounded runs.
+PDF_PAGE_RE = re.compile(rb"(?<!\d)(\d{1,10})\s{1,64}(\d{1,5})\s{1,64}obj\b"
+                         rb"|/Type\s{0,64}/Page(?![^\s/<>\[\]()%{}])")
+
+
+def pdf_pages(b: bytes) -> int:
+    """Distinct objects holding `/Type /Page` (an object redefined by an incremental update counts
+    once); 0 if none is found or the bytes are not a PDF."""
+    if not b[:1024].lstrip().startswith(b"%PDF-"):
+        return 0
+    pages, obj = set(), None
+    for m in PDF_PAGE_RE.finditer(b):
+        if m.group(1):
+            obj = (m.group(1), m.group(2))
+        else:
+            pages.add(obj if obj is not None else m.start())
+    return len(pages)
+
+
+def image_tokens(width: int, height: int) -> int:
+    if width <= SMALL and height <= SMALL:
+        return MEDIA_TOKENS
+    return math.ceil(width / TILE) * math.ceil(height / TILE) * MEDIA_TOKENS
+
+
+def measure_media(mime: str, raw: bytes) -> Media:
+    if mime in IMAGE_MIME:
+        size = image_size(raw)
+        if size is None:  # malformed/unreadable image: count it as one small image (258)
+            return Media(mime, len(raw), MEDIA_TOKENS, detail="unreadable")
+        return Media(mime, len(raw), image_tokens(*size), detail=f"{size[0]}x{size[1]}")
+    if mime == PDF_MIME:
+        pages = pdf_pages(raw)
+        if not pages:  # malformed PDF (or pages only in object streams): count one page (258)
+            return Media(mime, len(raw), MEDIA_TOKENS, detail="unreadable")
+        return Media(mime, len(raw), pages * MEDIA_TOKENS, detail=f"{pages} page{'s' * (pages != 1)}")
+    text = raw.decode("utf-8", errors="replace")
+    return Media(mime, len(raw), chars=len(text), detail=f"{len(text)} chars")
+
+
+def inline_media(blob, where: str) -> Media:
+    """Validates an inlineData Blob like Gemini (either field spelling) and measures it."""
+    where = f"{where}.inline_data"
+    field = where.removeprefix("GenerateContentRequest.")  # how Gemini names a field in JSON errors
+    if not isinstance(blob, dict):
+        raise BadRequest(f"Invalid value at '{field}': must be an object (Blob).")
+    for key in blob:
+        if _camel(key) not in ("mimeType", "data", "displayName"):
+            raise BadRequest(f'Invalid JSON payload received. Unknown name "{key}" at \'{field}\': '
+                             "Cannot find field.")
+    mime = blob.get("mimeType", blob.get("mime_type"))
+    data = blob.get("data")
+    if data is not None and not isinstance(data, str):
+        raise BadRequest(f"Invalid value at '{field}.data' (TYPE_BYTES), must be a base64 string.")
+    raw = _b64decode(data) if data is not None else b""
+    if raw is None:
+        raise BadRequest(f"Invalid value at '{field}.data' (TYPE_BYTES), Base64 decoding failed.")
+    if not isinstance(mime, str) or not mime.strip():
+        raise BadRequest(f"* {where}.mime_type: mime_type must be specified.")
+    if not raw:
+        raise BadRequest(f"* {where}.data: data must not be empty.")
+    norm = mime.split(";")[0].strip().lower()
+    if norm.startswith(("audio/", "video/")):
+        raise BadRequest(f"Unsupported MIME type: {mime} (the stand-in does not model audio or video)")
+    if norm not in IMAGE_MIME | TEXT_MIME and norm != PDF_MIME:
+        raise BadRequest(f"Unsupported MIME type: {mime}")
+    return measure_media(norm, raw)
+
+
+def part_media(part: dict, where: str) -> Media | None:
+    """None for a text part; the measured attachment for an inline-data part."""
+    fields = [k for k in ("text", "inlineData", "inline_data") if k in part]
+    if len(fields) > 1:
+        raise BadRequest(f"Invalid JSON payload received. Oneof field 'data' is already set. "
+                         f"Cannot set '{_camel(fields[1])}'")
+    if fields == ["text"] and isinstance(part["text"], str):
+        return None
+    if fields and fields[0] != "text":
+        return inline_media(part[fields[0]], where)
+    raise BadRequest(f"* {where}: this stand-in supports parts with a string 'text' or with 'inlineData'.")
+
+
+def _check_parts(parts, where: str, text_only: bool = False) -> None:
     if not isinstance(parts, list) or not parts:
         raise BadRequest(f"* {where}.parts: contents.parts must not be empty.")
     for i, part in enumerate(parts):
-        if not isinstance(part, dict) or not isinstance(part.get("text"), str):
-            raise BadRequest(f"* {where}.parts[{i}]: this stand-in only supports parts with a string 'text'.")
+        if not isinstance(part, dict):
+            raise BadRequest(f"* {where}.parts[{i}]: must be an object (Part).")
+        if text_only and not isinstance(part.get("text"), str):
+            raise BadRequest(f"* {where}.parts[{i}]: system_instruction supports text parts only.")
+        part_media(part, f"{where}.parts[{i}]")
 
 
 def validate(body, count_tokens: bool = False) -> dict:
@@ -86,7 +282,7 @@ def validate(body, count_tokens: bool = False) -> dict:
     if si is not None:
         if not isinstance(si, dict) or set(si) - {"parts", "role"} or not isinstance(si.get("role", ""), str):
             raise BadRequest("* GenerateContentRequest.system_instruction: malformed Content")
-        _check_parts(si.get("parts"), "GenerateContentRequest.system_instruction")
+        _check_parts(si.get("parts"), "GenerateContentRequest.system_instruction", text_only=True)
     for key in ("generationConfig", "toolConfig"):
         if key in norm and not isinstance(norm[key], dict):
             raise BadRequest(f"* GenerateContentRequest.{key}: must be an object")
@@ -94,14 +290,44 @@ def validate(body, count_tokens: bool = False) -> dict:
 
 
 def _texts(content: dict) -> str:
-    return "".join(p["text"] for p in content.get("parts", []))
+    return "".join(p.get("text", "") for p in content.get("parts", []))
+
+
+def _attachments(content: dict) -> list[Media]:
+    return [m for i, p in enumerate(content.get("parts", [])) if (m := part_media(p, f"parts[{i}]"))]
+
+
+@dataclass
+class Measure:
+    tokens: int          # promptTokenCount / countTokens totalTokens
+    details: list        # promptTokensDetails: [{"modality": ..., "tokenCount": ...}]
+    media: list          # every attachment in the request, in order
+
+
+def measure(body: dict) -> Measure:
+    """The one prompt count (rules in the module docstring) for a validated body."""
+    si = body.get("systemInstruction")
+    contents = list(body["contents"]) + ([si] if si else [])
+    chars = sum(len(_texts(c)) for c in contents)
+    media = [m for c in contents for m in _attachments(c)]
+    by = {"TEXT": math.ceil((chars + sum(m.chars for m in media)) / 4), "IMAGE": 0, "DOCUMENT": 0}
+    for m in media:
+        by[m.modality] += m.tokens
+    details = [{"modality": k, "tokenCount": v} for k, v in by.items() if v or k == "TEXT"]
+    return Measure(sum(by.values()), details, media)
 
 
 def prompt_tokens(body: dict) -> int:
-    chars = sum(len(_texts(c)) for c in body["contents"])
-    if body.get("systemInstruction"):
-        chars += len(_texts(body["systemInstruction"]))
-    return math.ceil(chars / 4)
+    return measure(body).tokens
+
+
+def echo_text(content: dict) -> str:
+    """ "Echo: " + the text; attachments, if any, are listed after it."""
+    text, media = _texts(content), _attachments(content)
+    if not media:
+        return "Echo: " + text
+    seen = ", ".join(f"{m.mime} {m.detail}" for m in media)
+    return f"Echo: {text}{' ' if text else ''}[{len(media)} attachment{'s' * (len(media) != 1)}: {seen}]"
 
 
 def split_words(text: str, per: int = 3) -> list[str]:
@@ -109,12 +335,22 @@ def split_words(text: str, per: int = 3) -> list[str]:
     return ["".join(words[i:i + per]) for i in range(0, len(words), per)]
 
 
+def _model_ids(spec: str | None) -> list[str]:
+    return [m.strip().removeprefix("models/") for m in (spec or "").split(",") if m.strip()]
+
+
+def not_found_model(model: str, method: str) -> str:
+    return (f"models/{model} is not found for API version v1beta, or is not supported for {method}. "
+            "Call ListModels to see the list of available models and their supported methods.")
+
+
 class State:
-    def __init__(self, chunk_delay: float):
+    def __init__(self, chunk_delay: float, models=()):
         self.lock = threading.Lock()
         self.queue: list[dict] = []
         self.records: list[dict] = []
         self.chunk_delay = chunk_delay
+        self.models = frozenset(DEFAULT_MODELS) | set(models)
 
     def add(self, **rec) -> dict:
         with self.lock:
@@ -220,37 +456,46 @@ class Handler(BaseHTTPRequestHandler):
         if not key:
             self.state.update(rec, state="rejected", http_status=403)
             return self._json(403, error_body(403))
+        if body is not None and model not in self.state.models:
+            self.state.update(rec, state="rejected", http_status=404)
+            return self._json(404, error_body(404, not_found_model(model, method)))
         try:
             if body is None:
                 raise BadRequest("Invalid JSON payload received.")
             body = validate(body, count_tokens=method == "countTokens")
+            counted = measure(body)
         except BadRequest as e:
             self.state.update(rec, state="rejected", http_status=400)
             return self._json(400, error_body(400, str(e)))
+        self.state.update(rec, prompt_tokens=counted.tokens, attachments=[
+            {"mimeType": m.mime, "bytes": m.size, "tokens": m.tokens, "detail": m.detail}
+            for m in counted.media])
         if method == "countTokens":
             self.state.update(rec, state="complete", http_status=200, action="count_tokens")
-            return self._json(200, {"totalTokens": prompt_tokens(body)})
+            return self._json(200, {"totalTokens": counted.tokens, "promptTokensDetails": counted.details})
         step = self.state.pop_step() or {"action": "echo"}
         self.state.update(rec, action=step.get("action"))
         try:
-            self._generate(rec, body, step, stream=method == "streamGenerateContent")
+            self._generate(rec, body, counted, step, stream=method == "streamGenerateContent")
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
             self.state.update(rec, state="client_disconnected")
 
-    def _generate(self, rec: dict, body: dict, step: dict, stream: bool) -> None:
+    def _generate(self, rec: dict, body: dict, counted: Measure, step: dict, stream: bool) -> None:
         action = step.get("action")
         delay = float(step.get("chunk_delay", self.state.chunk_delay))
-        ptok = prompt_tokens(body)
+        ptok = counted.tokens
         base = {"modelVersion": rec["model"], "responseId": uuid.uuid4().hex[:22]}
 
         def usage(reply: str = "", final: bool = True) -> dict:
+            details = {"promptTokensDetails": counted.details}
             if not final:
-                return {"promptTokenCount": ptok, "totalTokenCount": ptok}
+                return {"promptTokenCount": ptok, "totalTokenCount": ptok} | details
             if step.get("usage"):
                 return step["usage"]
             ctok = math.ceil(len(reply) / 4)
-            return {"promptTokenCount": ptok, "candidatesTokenCount": ctok, "totalTokenCount": ptok + ctok}
+            return {"promptTokenCount": ptok, "candidatesTokenCount": ctok,
+                    "totalTokenCount": ptok + ctok} | details
 
         def ratings(high: str | None = None) -> list:
             return [{"category": c, "probability": "HIGH", "blocked": True} if c == high
@@ -277,7 +522,7 @@ class Handler(BaseHTTPRequestHandler):
         if action in ("echo", "reply", "hang", "drop"):
             users = [c for c in body["contents"] if c.get("role", "user") == "user"]
             last_user = users[-1] if users else {}
-            text = step.get("text", "Echo: " + _texts(last_user))
+            text = step.get("text") if "text" in step else echo_text(last_user)
             pieces = list(step.get("chunks") or split_words(text))
             full = "".join(pieces)
             finish = step.get("finishReason", "STOP")
@@ -340,18 +585,19 @@ class StandinServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, chunk_delay: float = 0.05):
+    def __init__(self, addr, chunk_delay: float = 0.05, models=()):
         super().__init__(addr, Handler)
-        self.state = State(chunk_delay)
+        self.state = State(chunk_delay, [*_model_ids(os.environ.get(MODELS_ENV)), *models])
 
     def handle_error(self, request, client_address) -> None:
         # Default prints a traceback to stderr; stay silent (privacy: never echo request data).
         pass
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.05):
-    """Starts the stand-in in a background thread; returns (server, thread). Stop with server.shutdown()."""
-    server = StandinServer((host, port), chunk_delay)
+def serve(host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.05, models=()):
+    """Starts the stand-in in a background thread; returns (server, thread). Stop with server.shutdown().
+    `models`: model ids known besides DEFAULT_MODELS and $GEMINI_STANDIN_MODELS."""
+    server = StandinServer((host, port), chunk_delay, models)
     thread = threading.Thread(target=server.serve_forever, name="gemini-standin", daemon=True)
     thread.start()
     return server, thread
@@ -367,11 +613,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8090)
     ap.add_argument("--chunk-delay", type=float, default=0.05)
+    ap.add_argument("--models", default="", help=f"comma-separated model ids known besides "
+                    f"{', '.join(DEFAULT_MODELS)} (also ${MODELS_ENV})")
     args = ap.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server, _ = serve(args.host, args.port, args.chunk_delay)
+    server, _ = serve(args.host, args.port, args.chunk_delay, _model_ids(args.models))
     print(f"gemini-standin listening on {base_url(server)}", flush=True)
     while not stop.wait(0.5):
         pass

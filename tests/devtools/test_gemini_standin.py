@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import gemini_standin as standin  # devtools/, put on sys.path by conftest.py
@@ -153,6 +156,21 @@ def test_missing_key_403_and_query_key_accepted(url):
 
 
 OK_CONTENTS = [{"role": "user", "parts": [{"text": "hi"}]}]
+BAD_INLINE_PARTS = [
+    {"inlineData": {"mimeType": "image/png", "data": "not base64!"}},
+    {"inlineData": {"mimeType": "image/png", "data": "iVBOR"}},           # impossible length
+    {"inlineData": {"mimeType": "image/png", "data": "iV+_Rw%%"}},
+    {"inlineData": {"mimeType": "image/png", "data": 12}},
+    {"inlineData": {"mimeType": "image/png", "data": ""}},
+    {"inlineData": {"mimeType": "image/png"}},
+    {"inlineData": {"data": "iVBORw=="}},
+    {"inlineData": {"mimeType": "", "data": "iVBORw=="}},
+    {"inlineData": {"mimeType": "application/zip", "data": "UEs="}},
+    {"inlineData": {"mimeType": "audio/wav", "data": "UklGRg=="}},
+    {"inlineData": {"mimeType": "image/png", "data": "iVBORw==", "bogus": 1}},
+    {"inlineData": "iVBORw=="},
+    {"text": "both", "inlineData": {"mimeType": "image/png", "data": "iVBORw=="}},
+]
 
 
 @pytest.mark.parametrize("raw", [
@@ -167,6 +185,9 @@ OK_CONTENTS = [{"role": "user", "parts": [{"text": "hi"}]}]
     json.dumps({"contents": OK_CONTENTS, "systemInstruction": "be nice"}),
     json.dumps({"contents": OK_CONTENTS, "systemInstruction": {"parts": []}}),
     json.dumps({"contents": OK_CONTENTS, "systemInstruction": {"parts": [{"text": "x"}], "extra": 1}}),
+    *(json.dumps({"contents": [{"role": "user", "parts": [part]}]}) for part in BAD_INLINE_PARTS),
+    json.dumps({"contents": OK_CONTENTS, "systemInstruction": {"parts": [
+        {"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}}]}}),  # system_instruction: text only
 ])
 def test_invalid_requests_get_google_400(url, raw):
     for method in ("generateContent", "streamGenerateContent?alt=sse"):
@@ -349,19 +370,194 @@ def test_raw_sse_wire_format(url):
     assert json.loads(events[-1][6:])["candidates"][0]["finishReason"] == "STOP"
 
 
+# ---------------------------------------------------------------- inline data, models, token counting
+# Images and PDFs are built here, header-true and tiny (no binary fixtures).
+
+
+def png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = (b"\x00" + b"\x00" * math.ceil(width / 8)) * height  # 1-bit greyscale, filter 0
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+def jpeg(width: int, height: int) -> bytes:
+    def seg(marker: int, data: bytes) -> bytes:
+        return bytes([0xFF, marker]) + struct.pack(">H", len(data) + 2) + data
+    return (b"\xff\xd8" + seg(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+            + seg(0xDB, bytes(65)) + seg(0xC4, bytes(29))  # DQT, DHT (0xC4 is no SOF) come first
+            + seg(0xC0, struct.pack(">BHHB3B", 8, height, width, 1, 1, 0x11, 0)) + b"\xff\xd9")
+
+
+def webp(width: int, height: int, kind: str) -> bytes:
+    if kind == "VP8L":
+        payload = b"\x2f" + struct.pack("<I", (width - 1) | (height - 1) << 14)
+    elif kind == "VP8X":
+        payload = bytes(4) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    else:  # lossy "VP8 ": frame tag, start code, 14-bit width and height
+        payload = b"\x00\x00\x00\x9d\x01\x2a" + struct.pack("<HH", width, height)
+    body = b"WEBP" + kind.ljust(4).encode() + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def pdf(pages: int) -> bytes:
+    kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>"]
+    compact, spaced = "<</Type/Page/Parent 2 0 R>>", "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"
+    objs += [compact if i % 2 else spaced for i in range(pages)]
+    text = "%PDF-1.4\n" + "".join(f"{n} 0 obj\n{o}\nendobj\n" for n, o in enumerate(objs, 1))
+    return (text + "trailer\n<< /Root 1 0 R >>\n%%EOF\n").encode()
+
+
+def part(data: bytes, mime: str) -> types.Part:
+    return types.Part.from_bytes(data=data, mime_type=mime)
+
+
+def test_inline_data_request_shape_as_the_sdk_sends_it(client, url):
+    image = png(1, 1)
+    r = client.models.generate_content(model=MODEL, contents=[part(image, "image/png"), "what is this"])
+    [rec] = records(url)
+    # google-genai 3.6.1: camelCase "inlineData", snake_case "mime_type" inside, URL-safe base64.
+    assert rec["body"]["contents"] == [{"parts": [
+        {"inlineData": {"data": base64.urlsafe_b64encode(image).decode(), "mime_type": "image/png"}},
+        {"text": "what is this"}], "role": "user"}]
+    assert r.text == "Echo: what is this [1 attachment: image/png 1x1]"
+    assert r.usage_metadata.prompt_token_count == 258 + 3
+    assert {d.modality.name: d.token_count for d in r.usage_metadata.prompt_tokens_details} == {
+        "TEXT": 3, "IMAGE": 258}
+    assert rec["attachments"] == [
+        {"mimeType": "image/png", "bytes": len(image), "tokens": 258, "detail": "1x1"}]
+    assert rec["prompt_tokens"] == 261 and rec["billed_tokens"] == r.usage_metadata.total_token_count
+
+
+@pytest.mark.parametrize("data, mime, media_tokens", [
+    (png(1, 1), "image/png", 258),
+    (png(384, 384), "image/png", 258),
+    (png(385, 10), "image/png", 258),            # larger than 384: one 768x768 tile
+    (png(1000, 1000), "image/png", 4 * 258),     # 2 x 2 tiles
+    (png(1537, 700), "image/png", 3 * 258),      # 3 x 1 tiles
+    (jpeg(800, 600), "image/jpeg", 2 * 258),
+    (jpeg(200, 100), "image/jpeg", 258),
+    (webp(300, 200, "VP8L"), "image/webp", 258),
+    (webp(2000, 100, "VP8X"), "image/webp", 3 * 258),
+    (webp(769, 769, "VP8"), "image/webp", 4 * 258),
+    (png(1000, 1000), "image/jpeg", 4 * 258),    # read from the bytes, whatever the declared type
+    (b"not an image at all", "image/png", 258),  # unreadable: one image
+    (b"ftypheic", "image/heic", 258),
+    (pdf(3), "application/pdf", 3 * 258),
+    (pdf(1), "application/pdf", 258),
+    (b"%PDF-1.4 no page objects", "application/pdf", 258),  # unreadable: one page
+    ("héllo wörld!".encode(), "text/plain", 0),  # 12 chars, counted with the prompt text
+])
+def test_inline_data_counted_alike_everywhere(client, url, data, mime, media_tokens):
+    contents = [part(data, mime), "abcd"]
+    text_chars = 4 + (12 if mime == "text/plain" else 0)
+    want = media_tokens + math.ceil(text_chars / 4)
+    assert client.models.count_tokens(model=MODEL, contents=contents).total_tokens == want
+    r = client.models.generate_content(model=MODEL, contents=contents)
+    assert r.usage_metadata.prompt_token_count == want
+    last = list(client.models.generate_content_stream(model=MODEL, contents=contents))[-1]
+    assert last.usage_metadata.prompt_token_count == want
+    counted, plain, streamed = records(url)
+    assert counted["prompt_tokens"] == plain["prompt_tokens"] == streamed["prompt_tokens"] == want
+    assert plain["billed_tokens"] == r.usage_metadata.total_token_count
+    assert streamed["billed_tokens"] == last.usage_metadata.total_token_count
+    assert r.usage_metadata.total_token_count == want + r.usage_metadata.candidates_token_count
+
+
+def test_echo_lists_attachments_and_counts_sum(client, url):
+    contents = [part(png(1000, 1000), "image/png"), part(pdf(3), "application/pdf"), "compare"]
+    r = client.models.generate_content(model=MODEL, contents=contents)
+    assert r.text == "Echo: compare [2 attachments: image/png 1000x1000, application/pdf 3 pages]"
+    assert r.usage_metadata.prompt_token_count == 1032 + 774 + 2
+    assert {d.modality.name: d.token_count for d in r.usage_metadata.prompt_tokens_details} == {
+        "TEXT": 2, "IMAGE": 1032, "DOCUMENT": 774}
+    only_image = [part(jpeg(800, 600), "image/jpeg")]
+    chunks = list(client.models.generate_content_stream(model=MODEL, contents=only_image))
+    assert "".join(c.text for c in chunks) == "Echo: [1 attachment: image/jpeg 800x600]"
+    assert client.models.generate_content(model=MODEL, contents="plain").text == "Echo: plain"
+
+
+def test_history_with_images_and_raw_base64_spellings(url):
+    image = png(500, 10)  # 1 tile
+    std = base64.b64encode(image).decode()
+    bare = base64.urlsafe_b64encode(image).decode().rstrip("=")
+    first = {"inline_data": {"mimeType": "image/png", "data": std}}
+    again = {"inlineData": {"mime_type": "IMAGE/PNG", "data": bare, "displayName": "x.png"}}
+    body = {"contents": [{"role": "user", "parts": [first]}, {"role": "model", "parts": [{"text": "ok"}]},
+                         {"role": "user", "parts": [again]}]}
+    r = api(url, body=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["usageMetadata"]["promptTokenCount"] == 2 * 258 + 1
+    assert api(url, "countTokens", body).json()["totalTokens"] == 2 * 258 + 1
+
+
+@pytest.mark.parametrize("bad", [
+    part(b"", "image/png"),                                  # empty data
+    types.Part(inline_data=types.Blob(data=b"abc")),         # no mime type
+    part(b"PK\x03\x04", "application/zip"),                 # unsupported mime type
+])
+def test_malformed_inline_data_is_client_error_400(client, url, bad):
+    for call in (lambda: client.models.generate_content(model=MODEL, contents=[bad, "x"]),
+                 lambda: list(client.models.generate_content_stream(model=MODEL, contents=[bad, "x"])),
+                 lambda: client.models.count_tokens(model=MODEL, contents=[bad, "x"])):
+        with pytest.raises(errors.ClientError) as ei:
+            call()
+        assert ei.value.code == 400 and ei.value.status == "INVALID_ARGUMENT"
+    assert [r["state"] for r in records(url)] == ["rejected"] * 3
+
+
+def test_unknown_model_is_404_not_found(client, url):
+    with pytest.raises(errors.ClientError) as ei:
+        client.models.generate_content(model="gemini-ultra", contents="x")
+    assert ei.value.code == 404 and ei.value.status == "NOT_FOUND"
+    assert ei.value.message.startswith("models/gemini-ultra is not found for API version v1beta, "
+                                       "or is not supported for generateContent.")
+    with pytest.raises(errors.ClientError) as ei:
+        list(client.models.generate_content_stream(model="gemini-1.0-pro", contents="x"))
+    assert ei.value.code == 404
+    with pytest.raises(errors.ClientError) as ei:
+        client.models.count_tokens(model="models/nope", contents="x")
+    assert ei.value.code == 404 and "models/nope is not found" in ei.value.message
+    for model in standin.DEFAULT_MODELS:
+        assert client.models.generate_content(model=model, contents="x").model_version == model
+    recs = records(url)
+    assert [(r["model"], r["state"], r["http_status"]) for r in recs[:3]] == [
+        ("gemini-ultra", "rejected", 404), ("gemini-1.0-pro", "rejected", 404), ("nope", "rejected", 404)]
+    assert [r["model"] for r in recs[3:]] == list(standin.DEFAULT_MODELS)
+
+
+def test_models_added_by_argument_and_environment(monkeypatch):
+    monkeypatch.setenv(standin.MODELS_ENV, "gemini-env-1, models/gemini-env-2")
+    srv, thread = serve("127.0.0.1", 0, chunk_delay=0, models=["gemini-arg"])
+    try:
+        c = make_client(base_url(srv))
+        for model in ("gemini-env-1", "gemini-env-2", "gemini-arg", MODEL):
+            assert c.models.generate_content(model=model, contents="x").text == "Echo: x"
+        with pytest.raises(errors.ClientError):
+            c.models.generate_content(model="gemini-other", contents="x")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
 # ---------------------------------------------------------------- CLI and privacy
 
 
 def test_cli_prints_one_line_stays_quiet_and_exits_on_sigterm():
     canary = "CANARY-7f3a9-secret"
-    proc = subprocess.Popen([sys.executable, standin.__file__, "--port", "0",
-                             "--chunk-delay", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, standin.__file__, "--port", "0", "--chunk-delay", "0",
+                             "--models", "gemini-cli-extra"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("gemini-standin listening on http://127.0.0.1:")
         u = line.rsplit(" ", 1)[1]
         c = genai.Client(api_key=canary + "-key", http_options=types.HttpOptions(base_url=u, api_version="v1beta"))
         assert canary in c.models.generate_content(model=MODEL, contents=canary).text
+        assert c.models.generate_content(model="gemini-cli-extra", contents="x").text == "Echo: x"
         script(u, {"action": "drop", "after_chunks": 1}, {"action": "error", "status": 500})
         with pytest.raises(httpx2.RemoteProtocolError):
             list(c.models.generate_content_stream(model=MODEL, contents=f"{canary} a b c d e"))
