@@ -19,10 +19,14 @@ APP_SETTINGS=(
   "RATE_LIMITS chat auth" "DAILY_TOKEN_BUDGET chat auth" "GLOBAL_DAILY_TOKEN_BUDGET chat auth"
   "AUTH_RATE_LIMITS auth" "MAX_CONCURRENT_STREAMS_PER_USER chat" "CHAT_ENABLED chat"
   "SYSTEM_PROMPT chat" "MAX_OUTPUT_TOKENS chat" "GEMINI_TIMEOUT_S chat"
-  "MAX_REQUEST_BYTES chat" "MAX_MESSAGE_CHARS chat" "MAX_HISTORY_MESSAGES chat"
+  "MAX_REQUEST_BYTES chat" "MAX_HISTORY_MESSAGES chat"
+  # chat enforces these; auth tells the web app (GET /api/auth's "chat" block)
+  "MAX_MESSAGE_CHARS chat auth" "MAX_INSTRUCTIONS_CHARS chat auth" "MAX_ATTACHMENTS chat auth"
+  "MAX_ATTACHMENT_BYTES chat auth" "ATTACHMENT_TYPES chat auth"
 )
-DEPLOY_SETTINGS=(REGION EXTRA_ORIGINS REQUIRE_AUTH GEMINI_MODEL MIN_INSTANCES APP_CHECK
-                 APP_CHECK_SITE_KEY)
+# GEMINI_MODELS or GEMINI_MODEL (see `models` below) goes to chat and auth.
+DEPLOY_SETTINGS=(REGION EXTRA_ORIGINS REQUIRE_AUTH GEMINI_MODEL GEMINI_MODELS MIN_INSTANCES
+                 APP_CHECK APP_CHECK_SITE_KEY)
 for fn in CHAT AUTH HEALTH; do
   for knob in MEMORY CPU CONCURRENCY MAX_INSTANCES MIN_INSTANCES TIMEOUT; do
     DEPLOY_SETTINGS+=("${knob}_$fn")
@@ -116,6 +120,52 @@ app_check=${app_check,,}
   die "APP_CHECK=enforce needs APP_CHECK_SITE_KEY: without it the web app gets no App Check" \
     "tokens and chat and auth refuse every request"
 
+# Models (chat calls them, auth lists them): GEMINI_MODELS, id:weight pairs with the default
+# first, else GEMINI_MODEL as the one model. Checked by core/config.py's rule and words, so that
+# what the functions would refuse at start stops the deploy (tests/deploy/test_models.py).
+id_rule="lowercase letters, digits, '.' and '-' (at most 100, starting with a letter or digit),\
+ like gemini-2.5-flash"
+model_id_re='^[abcdefghijklmnopqrstuvwxyz0123456789][abcdefghijklmnopqrstuvwxyz0123456789.-]{0,99}$'
+models_example="like gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-pro:8"
+check_models() {  # check_models LIST: the first refusal of core/config.py's _models, or nothing
+  local rest="$1," entry id weight int frac number=0 where
+  local -A seen=()
+  while [ -n "$rest" ]; do
+    entry=${rest%%,*} rest=${rest#*,} number=$((number + 1))
+    where="GEMINI_MODELS: entry $number"
+    [ -n "$(trimmed "$entry")" ] ||
+      die "$where is empty; list id:weight pairs separated by commas, $models_example"
+    [[ $entry == *:* ]] || die "$where: must be id:weight, $models_example"
+    id=$(trimmed "${entry%%:*}") weight=$(trimmed "${entry#*:}")
+    [[ $id =~ $model_id_re ]] || die "$where: the model id must be $id_rule"
+    int=1001 frac=""  # 0 < weight <= 1000, at most 4 + 6 digits
+    if [[ $weight =~ ^([0123456789]{1,4})(\.([0123456789]{1,6}))?$ &&
+          $weight == *[123456789]* ]]; then
+      int=$((10#${BASH_REMATCH[1]})) frac=${BASH_REMATCH[3]}
+    fi
+    (( int < 1000 )) || [[ $int == 1000 && $frac != *[123456789]* ]] ||
+      die "$where: the weight must be a decimal number above 0 and at most 1000, with at most 6" \
+        "decimals, like 1, 0.3 or 8"
+    [ -z "${seen[$id]:-}" ] || die "$where: the model is listed twice"
+    seen[$id]=1
+  done
+  (( number <= 20 )) || die "GEMINI_MODELS: at most 20 models"
+}
+gemini_models=$(trimmed "$(setting GEMINI_MODELS "")")
+gemini_model=$(trimmed "$(setting GEMINI_MODEL "")")
+[[ -z $gemini_model || $gemini_model =~ $model_id_re ]] ||
+  die "GEMINI_MODEL: must be a Gemini model id: $id_rule"
+if [ -n "$gemini_models" ]; then
+  check_models "$gemini_models"
+  first=$(trimmed "${gemini_models%%,*}")
+  [[ -z $gemini_model || $gemini_model == "$(trimmed "${first%%:*}")" ]] ||
+    die "GEMINI_MODEL: must be the first (default) model of GEMINI_MODELS when both are set;" \
+      "unset GEMINI_MODEL or list that model first"
+  models="GEMINI_MODELS=$gemini_models"  # only the list: one source of truth for the functions
+else
+  models="GEMINI_MODEL=${gemini_model:-gemini-2.5-flash}"
+fi
+
 # Per-function knob: <KNOB>_<FN> from deploy.env, else this default.
 knob() {  # knob KNOB FN
   local fallback
@@ -201,8 +251,10 @@ deploy_function() {
            "APP_CHECK=$app_check")
   fi
   if [ "$fn" = chat ]; then
-    envs+=("REQUIRE_AUTH=$(setting REQUIRE_AUTH true)"
-           "GEMINI_MODEL=$(setting GEMINI_MODEL gemini-2.5-flash)")
+    envs+=("REQUIRE_AUTH=$(setting REQUIRE_AUTH true)")
+  fi
+  if [ "$fn" != health ]; then
+    envs+=("$models")
   fi
   local entry
   for entry in "${APP_SETTINGS[@]}"; do

@@ -1,4 +1,5 @@
-"""The `auth` Cloud Function: who am I (GET /api/auth) and sign out everywhere (POST /revoke).
+"""The `auth` Cloud Function: who am I (GET /api/auth: the user, the quota left and the chat
+settings the web app reads) and sign out everywhere (POST /revoke).
 
 Both need a valid Firebase ID token, whatever REQUIRE_AUTH says: there is no anonymous "me".
 """
@@ -8,7 +9,7 @@ from flask import Response
 from core import log
 from core.app_check import verify_app
 from core.auth import authenticate, revoke_sessions
-from core.config import load_config
+from core.config import chat_settings, load_config
 from core.errors import json_response
 from core.http import Endpoint
 from core.quota import Quota
@@ -33,6 +34,7 @@ def whoami(request):
         "provider": identity.provider,
         "allowed": True,
         "quota": QUOTA.status(identity.subject),
+        "chat": chat_settings(CONFIG),
     })
 
 

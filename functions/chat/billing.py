@@ -4,28 +4,41 @@ that replaces it afterwards, from Gemini's usageMetadata or, failing that, its f
     reservation(turn)  input upper bound + MAX_OUTPUT_TOKENS      (admission, core.quota)
     Meter              what Gemini reported and sent while the answer ran
     charge(meter, …)   what Gemini bills for it                    (settlement)
+
+Both are in weighted tokens, what the budgets count: Gemini's tokens × the chosen model's
+weight (GEMINI_MODELS), rounded up, and at least 1 when Gemini's count is above 0.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable
 
 from core import log
 from core.config import Config
 
-from turn import Turn
+from turn import Turn, system_instruction
 
 # Gemini's tokenizer falls back to single bytes, so a text never makes more tokens than its
 # UTF-8 bytes; each turn adds a few framing tokens.
 TOKENS_PER_TURN = 8
 
 
+def weighted(tokens: int, weight: Fraction) -> int:
+    """`tokens` of a model of `weight` in budget tokens: rounded up, and never 0 for a cost."""
+    if tokens <= 0:
+        return 0
+    return max(1, math.ceil(tokens * weight))
+
+
 def reservation(turn: Turn, config: Config) -> int:
-    """The most this request can cost: every input byte as a token, plus the longest answer."""
-    texts = [config.system_prompt, *(text for _, text in turn.history), turn.message]
-    return (sum(len(text.encode()) + TOKENS_PER_TURN for text in texts)
-            + config.max_output_tokens)
+    """The most this request can cost: every input byte as a token (the system instruction with
+    the user's instructions included), plus the longest answer, × the model's weight."""
+    texts = [system_instruction(turn, config), *(text for _, text in turn.history), turn.message]
+    raw = sum(len(text.encode()) + TOKENS_PER_TURN for text in texts) + config.max_output_tokens
+    return weighted(raw, config.model(turn.model).weight)
 
 
 @dataclass
@@ -53,8 +66,16 @@ class Meter:
 
 def charge(meter: Meter, turn: Turn, config: Config,
            count_tokens: Callable[[list[dict]], int]) -> int | None:
-    """The tokens Gemini bills for this request; None when they cannot be known (the caller
-    then keeps the whole reservation).
+    """The weighted tokens of what Gemini bills for this request; None when they cannot be
+    known (the caller then keeps the whole reservation). `count_tokens` counts with the turn's
+    model."""
+    billed = _billed(meter, turn, config, count_tokens)
+    return None if billed is None else weighted(billed, config.model(turn.model).weight)
+
+
+def _billed(meter: Meter, turn: Turn, config: Config,
+            count_tokens: Callable[[list[dict]], int]) -> int | None:
+    """The tokens Gemini bills for this request (its own count, unweighted), or None.
 
     - complete: Gemini's final totalTokenCount;
     - refused with an error status before answering: nothing;
@@ -69,7 +90,7 @@ def charge(meter: Meter, turn: Turn, config: Config,
         return 0
     try:
         input_tokens = usage.get("inputTokens") or count_tokens(
-            [_content("user", config.system_prompt), *turn.contents()])
+            [_content("user", system_instruction(turn, config)), *turn.contents()])
         if not meter.accepted:
             return input_tokens + config.max_output_tokens
         text = "".join(meter.output)

@@ -1,4 +1,5 @@
-"""The `chat` Cloud Function: POST a message (+ history), get Gemini's answer as JSON or SSE.
+"""The `chat` Cloud Function: POST a message (+ history, a listed model, custom instructions),
+get Gemini's answer as JSON or SSE.
 
 parse -> shared checks (origin, method, kill switch, sign-in, body, limits) -> Gemini -> respond.
 """
@@ -42,7 +43,10 @@ def answer(request):
     def settle() -> dict:
         """Charge what Gemini bills (counted once, even if asked again) and free the slot."""
         if not settled:
-            settled.append(admission.settle(charge(meter, turn, CONFIG, GEMINI.count_tokens)))
+            def count_tokens(contents: list[dict]) -> int:
+                return GEMINI.count_tokens(contents, turn.model)
+
+            settled.append(admission.settle(charge(meter, turn, CONFIG, count_tokens)))
         return settled[0]
 
     streaming = "text/event-stream" in request.headers.get("Accept", "").lower()

@@ -1,23 +1,36 @@
-"""The chat request schema: `message` plus optional `history`, validated exactly as the SPEC says.
+"""The chat request schema: `message`, optional `history`, `model` and `instructions`, validated
+exactly as the SPEC says.
 
-The client never chooses the model, system prompt or limits: any other field is refused.
+The client may pick a model only from GEMINI_MODELS and may add custom instructions, which go
+into system_instruction after the operator's SYSTEM_PROMPT, delimited as the user's preferences.
+It never chooses the system prompt itself or the limits: any other field is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from core.body import check_fields
 from core.config import Config
 from core.errors import ApiError
 
 ROLES = ("user", "model")
+# The user's custom instructions follow the operator's prompt inside this block. The tag name is
+# neutralized inside the user's text, so no closing tag there can end the block early.
+PREFERENCES_OPEN = ("\n\nThe user's preferences (follow them unless they conflict with the "
+                    "instructions above):\n<user_preferences>\n")
+PREFERENCES_CLOSE = "\n</user_preferences>"
+_TAG_NAME = re.compile("user_preferences", re.IGNORECASE)
+_TAG_NAME_NEUTRAL = "user-preferences"
 
 
 @dataclass(frozen=True)
 class Turn:
     message: str
     history: tuple[tuple[str, str], ...]
+    model: str | None = None  # an id of GEMINI_MODELS; None: the default
+    instructions: str = field(default="", repr=False)  # the user's custom instructions, "" = none
 
     def contents(self) -> list[dict]:
         """Gemini `contents`: the history in order, then the new user message."""
@@ -25,9 +38,22 @@ class Turn:
         return [{"role": role, "parts": [{"text": text}]} for role, text in turns]
 
 
+def system_instruction(turn: Turn, config: Config) -> str:
+    """SYSTEM_PROMPT, then the user's instructions (if any) in the delimited preferences block."""
+    if not turn.instructions:
+        return config.system_prompt
+    text = turn.instructions
+    while _TAG_NAME.search(text):  # each pass removes an underscore: it ends
+        text = _TAG_NAME.sub(_TAG_NAME_NEUTRAL, text)
+    return config.system_prompt + PREFERENCES_OPEN + text + PREFERENCES_CLOSE
+
+
 def parse_turn(body: dict, config: Config) -> Turn:
-    check_fields(body, {"message": str}, {"history": list}, "the request")
+    check_fields(body, {"message": str}, {"history": list, "model": str, "instructions": str},
+                 "the request")
     message = _text(body["message"], config, "message")
+    model = _model(body.get("model"), config)
+    instructions = _instructions(body.get("instructions", ""), config)
     history = body.get("history", [])
     if len(history) > config.max_history_messages:
         raise _invalid(f"history may hold at most {config.max_history_messages} messages.",
@@ -40,7 +66,7 @@ def parse_turn(body: dict, config: Config) -> Turn:
         if item["role"] not in ROLES:
             raise _invalid("A history role must be 'user' or 'model'.", "history_role")
         items.append((item["role"], _text(item["text"], config, "history text")))
-    return Turn(message=message, history=tuple(items))
+    return Turn(message=message, history=tuple(items), model=model, instructions=instructions)
 
 
 def _text(value: str, config: Config, name: str) -> str:
@@ -50,6 +76,28 @@ def _text(value: str, config: Config, name: str) -> str:
         raise _invalid(f"The {name} may be at most {config.max_message_chars} characters.",
                        "too_long")
     return value
+
+
+def _model(value: str | None, config: Config) -> str | None:
+    """The chosen model's id (None: the default); an error never quotes the client's value."""
+    if value is None:
+        return None
+    try:
+        return config.model(value).id
+    except KeyError:
+        listed = ", ".join(model.id for model in config.models)
+        raise _invalid(f"The model must be one of: {listed}.", "unknown_model") from None
+
+
+def _instructions(value: str, config: Config) -> str:
+    """The custom instructions, surrounding whitespace removed; blank means none."""
+    if not value.strip():
+        return ""
+    if len(value) > config.max_instructions_chars:
+        limit = config.max_instructions_chars
+        raise _invalid(f"The instructions may be at most {limit} characters." if limit else
+                       "Custom instructions are turned off on this server.", "instructions_length")
+    return value.strip()
 
 
 def _invalid(message: str, reason: str) -> ApiError:

@@ -1,6 +1,7 @@
 """Gemini through google-genai: one lazy client per instance, a total deadline, and retries
 with backoff on 429/5xx only until the first chunk exists (nothing has reached the client yet).
-Every call records what Gemini reported into a `billing.Meter`.
+Every call records what Gemini reported into a `billing.Meter`. The turn picks the model (one
+of GEMINI_MODELS) and may carry the user's instructions for system_instruction.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core.config import Config
 from core.errors import ApiError
 
 from billing import Meter
-from turn import Turn
+from turn import Turn, system_instruction
 
 MAX_ATTEMPTS = 3
 FIRST_BACKOFF_S = 0.5
@@ -59,11 +60,12 @@ class Gemini:
     def complete(self, turn: Turn, subject: str, meter: Meter) -> Chunk:
         """One whole answer (JSON mode)."""
         deadline = time.monotonic() + self._config.gemini_timeout_s
+        model = self._model(turn)
 
         def attempt(remaining: float) -> Chunk:
             response = self.client().models.generate_content(
-                model=self._config.gemini_model, contents=turn.contents(),
-                config=self._request_config(remaining))
+                model=model, contents=turn.contents(),
+                config=self._request_config(turn, remaining))
             return read_chunk(response, meter, first=True)
 
         return self._with_retries(attempt, deadline, subject, meter)
@@ -72,11 +74,12 @@ class Gemini:
                     meter: Meter) -> tuple[Chunk, Iterator[Chunk]]:
         """The first chunk (retried as needed) and an iterator over the rest of the answer."""
         deadline = time.monotonic() + self._config.gemini_timeout_s
+        model = self._model(turn)
 
         def attempt(remaining: float) -> tuple[Chunk, Iterator]:
             stream = self.client().models.generate_content_stream(
-                model=self._config.gemini_model, contents=turn.contents(),
-                config=self._request_config(remaining))
+                model=model, contents=turn.contents(),
+                config=self._request_config(turn, remaining))
             try:
                 first = next(stream, None)
                 if first is None:
@@ -89,10 +92,11 @@ class Gemini:
         first, stream = self._with_retries(attempt, deadline, subject, meter)
         return first, _Rest(self._rest(stream, deadline, subject, meter), stream)
 
-    def count_tokens(self, contents: list[dict]) -> int:
-        """Gemini's own count for `contents` (countTokens is free of charge)."""
+    def count_tokens(self, contents: list[dict], model: str | None = None) -> int:
+        """Gemini's own count for `contents` with `model` (default: the first of GEMINI_MODELS;
+        countTokens is free of charge)."""
         response = self.client().models.count_tokens(
-            model=self._config.gemini_model, contents=contents,
+            model=self._config.model(model).id, contents=contents,
             config=types.CountTokensConfig(http_options=types.HttpOptions(
                 timeout=COUNT_TOKENS_TIMEOUT_S * 1000)))
         return int(response.total_tokens or 0)
@@ -110,9 +114,12 @@ class Gemini:
         finally:
             stream.close()  # a client that went away stops the upstream call here
 
-    def _request_config(self, remaining_s: float) -> types.GenerateContentConfig:
+    def _model(self, turn: Turn) -> str:
+        return self._config.model(turn.model).id  # a listed model only (KeyError otherwise)
+
+    def _request_config(self, turn: Turn, remaining_s: float) -> types.GenerateContentConfig:
         return types.GenerateContentConfig(
-            system_instruction=self._config.system_prompt,
+            system_instruction=system_instruction(turn, self._config),
             max_output_tokens=self._config.max_output_tokens,
             http_options=types.HttpOptions(timeout=max(1, int(remaining_s * 1000))),
         )

@@ -8,14 +8,16 @@ from __future__ import annotations
 import hmac
 import math
 import os
+import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["Config", "ConfigError", "ENV_VARIABLES", "load_config", "parse_bool",
-           "secret_key_weakness"]
+__all__ = ["Config", "ConfigError", "ENV_VARIABLES", "Model", "chat_settings", "load_config",
+           "parse_bool", "secret_key_weakness"]
 
 # Which secrets and settings each deployed function needs (and nothing more).
 _NEEDS = {
@@ -38,7 +40,8 @@ ENV_VARIABLES = frozenset({
     "FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "RATE_LIMITS", "AUTH_RATE_LIMITS",
     "RATE_LIMIT_STORAGE", "DAILY_TOKEN_BUDGET", "GLOBAL_DAILY_TOKEN_BUDGET",
     "MAX_CONCURRENT_STREAMS_PER_USER", "ALLOWED_SIGN_IN_PROVIDERS", "REQUEST_BODY_TIMEOUT_S",
-    "APP_CHECK", *_DEBUG_FLAGS,
+    "APP_CHECK", "GEMINI_MODELS", "MAX_INSTRUCTIONS_CHARS", "MAX_ATTACHMENTS",
+    "MAX_ATTACHMENT_BYTES", "ATTACHMENT_TYPES", *_DEBUG_FLAGS,
 })
 # The one boolean rule (deploy.sh's is_true and scripts/doctor.py use it too): one of these, in
 # any case, with surrounding ASCII whitespace ignored; anything else is an error.
@@ -51,6 +54,16 @@ _BOOL_RULE = "must be true or false (1, true, yes, on or 0, false, no, off, in a
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 _GENERATE_KEY = "generate one with python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 DEFAULT_MODEL = "gemini-2.5-flash"
+# GEMINI_MODELS: "id:weight,id:weight,..."; the first is the default. Ids are written like
+# Gemini's own (gemini-2.5-flash); weights are plain decimals, 0 < weight <= 1000.
+_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,99}")
+_WEIGHT = re.compile(r"([0-9]{1,4})(?:\.([0-9]{1,6}))?")
+MAX_WEIGHT = 1000
+MAX_MODELS = 20
+_MODELS_EXAMPLE = "like gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-pro:8"
+# What a chat attachment may be (validated in a later slice); ATTACHMENT_TYPES picks a subset.
+SUPPORTED_ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif",
+                              "application/pdf", "text/plain", "text/markdown", "text/csv")
 DEFAULT_SIGN_IN_PROVIDERS = "google.com"
 APP_CHECK_MODES = ("off", "monitor", "enforce")
 DEFAULT_RATE_LIMITS = "30/minute;50/hour;200/day"
@@ -62,6 +75,20 @@ DEFAULT_SYSTEM_PROMPT = ("You are a helpful, concise assistant. Answer in the us
 
 class ConfigError(RuntimeError):
     """The environment is invalid or insecure; the message names the variable and the rule."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """A Gemini model the client may pick, and what one of its tokens costs against the budgets
+    (in tokens of the default model's price; exact, so rounding happens once, upwards)."""
+
+    id: str
+    weight: Fraction
+
+    @property
+    def public_weight(self) -> int | float:
+        """The weight as a JSON number: 1, 0.3, 8."""
+        return int(self.weight) if self.weight.denominator == 1 else float(self.weight)
 
 
 @dataclass(frozen=True)
@@ -77,11 +104,12 @@ class Config:
     check_revoked: bool
     chat_enabled: bool
     gemini_api_key: str | None = field(repr=False)
-    gemini_model: str
+    models: tuple[Model, ...]
     gemini_base_url: str | None
     system_prompt: str = field(repr=False)
     max_request_bytes: int
     max_message_chars: int
+    max_instructions_chars: int
     max_history_messages: int
     max_output_tokens: int
     gemini_timeout_s: float
@@ -96,10 +124,27 @@ class Config:
     allowed_sign_in_providers: frozenset[str]
     request_body_timeout_s: float
     app_check: str
+    max_attachments: int
+    max_attachment_bytes: int
+    attachment_types: tuple[str, ...]
 
     @property
     def production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def gemini_model(self) -> str:
+        """The default model: the first of GEMINI_MODELS (or GEMINI_MODEL)."""
+        return self.models[0].id
+
+    def model(self, model_id: str | None = None) -> Model:
+        """The listed model `model_id` (None: the default); KeyError if it is not listed."""
+        if model_id is None:
+            return self.models[0]
+        for model in self.models:
+            if model.id == model_id:
+                return model
+        raise KeyError("model not listed")
 
 
 def load_config(function: str, environ: Mapping[str, str] | None = None) -> Config:
@@ -130,11 +175,12 @@ def load_config(function: str, environ: Mapping[str, str] | None = None) -> Conf
         check_revoked=env.bool("CHECK_REVOKED", False),
         chat_enabled=env.bool("CHAT_ENABLED", True),
         gemini_api_key=env.str("GEMINI_API_KEY"),
-        gemini_model=env.str("GEMINI_MODEL") or DEFAULT_MODEL,
+        models=_models(env),
         gemini_base_url=_base_url(env, production),
         system_prompt=env.str("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
         max_request_bytes=env.int("MAX_REQUEST_BYTES", 65536, 1024, 1 << 20),
         max_message_chars=env.int("MAX_MESSAGE_CHARS", 8000, 1, 100_000),
+        max_instructions_chars=env.int("MAX_INSTRUCTIONS_CHARS", 2000, 0, 20_000),
         max_history_messages=env.int("MAX_HISTORY_MESSAGES", 40, 0, 500),
         max_output_tokens=env.int("MAX_OUTPUT_TOKENS", 2048, 1, 65536),
         gemini_timeout_s=float(env.int("GEMINI_TIMEOUT_S", 60, 1, 3600)),
@@ -150,7 +196,80 @@ def load_config(function: str, environ: Mapping[str, str] | None = None) -> Conf
             env.list("ALLOWED_SIGN_IN_PROVIDERS") or [DEFAULT_SIGN_IN_PROVIDERS]),
         request_body_timeout_s=float(env.int("REQUEST_BODY_TIMEOUT_S", 10, 1, 300)),
         app_check=env.choice("APP_CHECK", "off", APP_CHECK_MODES),
+        max_attachments=env.int("MAX_ATTACHMENTS", 4, 0, 10),
+        max_attachment_bytes=env.int("MAX_ATTACHMENT_BYTES", 5 << 20, 1, 20 << 20),
+        attachment_types=_attachment_types(env),
     )
+
+
+def chat_settings(config: Config) -> dict:
+    """What the web app needs to know about chat (GET /api/auth's "chat"): the models it may
+    pick, with their budget weights, and the request limits."""
+    return {
+        "models": [{"id": model.id, "weight": model.public_weight} for model in config.models],
+        "limits": {
+            "maxAttachments": config.max_attachments,
+            "maxAttachmentBytes": config.max_attachment_bytes,
+            "attachmentTypes": list(config.attachment_types),
+            "maxMessageChars": config.max_message_chars,
+            "maxInstructionsChars": config.max_instructions_chars,
+        },
+    }
+
+
+def _models(env: _Env) -> tuple[Model, ...]:
+    """GEMINI_MODELS (the first entry is the default), else GEMINI_MODEL as a one-model list of
+    weight 1. Both set: GEMINI_MODEL must be GEMINI_MODELS' first entry (an older deployment's
+    GEMINI_MODEL never silently stops being the default). Errors never quote the values."""
+    single = env.str("GEMINI_MODEL")
+    if single is not None:
+        single = single.strip(_ASCII_SPACE)
+        if not _MODEL_ID.fullmatch(single):
+            raise ConfigError("GEMINI_MODEL: must be a Gemini model id: lowercase letters, digits, "
+                              "'.' and '-' (at most 100, starting with a letter or digit), like "
+                              "gemini-2.5-flash")
+    listed = env.str("GEMINI_MODELS")
+    if listed is None:
+        return (Model(single or DEFAULT_MODEL, Fraction(1)),)
+    models: list[Model] = []
+    for number, entry in enumerate(listed.strip(_ASCII_SPACE).split(","), start=1):
+        where = f"GEMINI_MODELS: entry {number}"
+        model_id, colon, weight = (part.strip(_ASCII_SPACE) for part in entry.partition(":"))
+        if not entry.strip(_ASCII_SPACE):
+            raise ConfigError(f"{where} is empty; list id:weight pairs separated by commas, "
+                              f"{_MODELS_EXAMPLE}")
+        if not colon:
+            raise ConfigError(f"{where}: must be id:weight, {_MODELS_EXAMPLE}")
+        if not _MODEL_ID.fullmatch(model_id):
+            raise ConfigError(f"{where}: the model id must be lowercase letters, digits, '.' and "
+                              "'-' (at most 100, starting with a letter or digit), like "
+                              "gemini-2.5-flash")
+        match = _WEIGHT.fullmatch(weight)
+        value = Fraction(weight) if match else Fraction(0)
+        if not 0 < value <= MAX_WEIGHT:
+            raise ConfigError(f"{where}: the weight must be a decimal number above 0 and at most "
+                              f"{MAX_WEIGHT}, with at most 6 decimals, like 1, 0.3 or 8")
+        if any(model.id == model_id for model in models):
+            raise ConfigError(f"{where}: the model is listed twice")
+        models.append(Model(model_id, value))
+    if len(models) > MAX_MODELS:
+        raise ConfigError(f"GEMINI_MODELS: at most {MAX_MODELS} models")
+    if single is not None and single != models[0].id:
+        raise ConfigError("GEMINI_MODEL: must be the first (default) model of GEMINI_MODELS when "
+                          "both are set; unset GEMINI_MODEL or list that model first")
+    return tuple(models)
+
+
+def _attachment_types(env: _Env) -> tuple[str, ...]:
+    listed = env.list("ATTACHMENT_TYPES")
+    if env.str("ATTACHMENT_TYPES") is not None and not listed:
+        raise ConfigError("ATTACHMENT_TYPES: lists no type (it is empty after splitting on "
+                          "commas); leave it empty for all supported types")
+    chosen = {item.lower() for item in listed}
+    if not chosen <= set(SUPPORTED_ATTACHMENT_TYPES):
+        raise ConfigError("ATTACHMENT_TYPES: each entry must be one of "
+                          + ", ".join(SUPPORTED_ATTACHMENT_TYPES))
+    return tuple(kind for kind in SUPPORTED_ATTACHMENT_TYPES if not chosen or kind in chosen)
 
 
 def _refuse_insecure_production(env: _Env, needs: set[str]) -> None:

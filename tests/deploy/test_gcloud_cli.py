@@ -127,8 +127,9 @@ def test_gcloud_reads_env_vars_and_secrets_as_intended(sdk_root, sandbox, golden
     assert auth["environmentVariables"] == {
         "APP_ENV": "production", "THREADS": "10", "ALLOWED_ORIGINS": origins,
         "FIREBASE_PROJECT_ID": "demo", "RATE_LIMIT_STORAGE": "firestore://rate_limits",
-        "APP_CHECK": "off", "ALLOWED_EMAILS": "a@example.com,b@example.com",
-        "ALLOWED_DOMAINS": "example.org", "CHECK_REVOKED": "true", "RATE_LIMITS": "10/minute;100/day"}
+        "APP_CHECK": "off", "GEMINI_MODEL": "gemini-2.5-flash",
+        "ALLOWED_EMAILS": "a@example.com,b@example.com", "ALLOWED_DOMAINS": "example.org",
+        "CHECK_REVOKED": "true", "RATE_LIMITS": "10/minute;100/day", "MAX_MESSAGE_CHARS": "4000"}
     assert [s["secret"] for s in auth["secretEnvironmentVariables"]] == ["SECRET_KEY"]
     health = requests["health"]["serviceConfig"]
     assert health["environmentVariables"] == {"APP_ENV": "production", "THREADS": "4",

@@ -80,7 +80,9 @@ def test_each_function_gets_only_its_own(golden_plans, fn):
         assert envs["RATE_LIMIT_STORAGE"] == "firestore://rate_limits"
         assert envs["APP_CHECK"] == "off"
     if fn == "chat":
-        assert envs["REQUIRE_AUTH"] == "true" and envs["GEMINI_MODEL"] == "gemini-2.5-flash"
+        assert envs["REQUIRE_AUTH"] == "true"
+    if fn != "health":  # chat calls the model, auth lists it (GET /api/auth)
+        assert envs["GEMINI_MODEL"] == "gemini-2.5-flash" and "GEMINI_MODELS" not in envs
 
 
 def test_service_account_is_created_only_after_a_failed_describe(golden_plans):
@@ -145,7 +147,9 @@ def test_deploy_env_reaches_the_functions_that_read_it(sandbox):
     assert chat_env["RATE_LIMITS"] == auth_env["RATE_LIMITS"] == "10/minute;100/day"
     assert chat_env["SYSTEM_PROMPT"] == "Say \"hi\", it's ## fine = ok"
     assert flags(chat)["--set-env-vars"].startswith("^@@^")  # the prompt holds ##
-    assert chat_env["MAX_MESSAGE_CHARS"] == "4000" and "MAX_MESSAGE_CHARS" not in auth_env
+    # chat enforces it, auth tells the web app (GET /api/auth)
+    assert chat_env["MAX_MESSAGE_CHARS"] == auth_env["MAX_MESSAGE_CHARS"] == "4000"
+    assert "MAX_HISTORY_MESSAGES" not in auth_env and "MAX_MESSAGE_CHARS" not in health_env
     assert "SYSTEM_PROMPT" not in auth_env and "RATE_LIMITS" not in health_env
     assert flags(chat)["--region"] == "europe-west1"
     assert flags(chat)["--max-instances"] == "9" and flags(auth)["--min-instances"] == "1"
@@ -177,6 +181,7 @@ def sample(key: str) -> str:
     return {"REGION": "europe-west1", "EXTRA_ORIGINS": "https://x.example.com",
             "REQUIRE_AUTH": "false", "CHECK_REVOKED": "true", "CHAT_ENABLED": "false",
             "GEMINI_MODEL": "gemini-2.5-pro", "LOG_LEVEL": "WARNING", "APP_CHECK": "monitor",
+            "GEMINI_MODELS": "gemini-2.5-flash:1,gemini-2.5-pro:8", "ATTACHMENT_TYPES": "image/png",
             "APP_CHECK_SITE_KEY": "6LcZq9AAAAAAAJ3t-sample_site-key-000000"}.get(key, "7")
 
 

@@ -20,6 +20,7 @@ ROUTES = {  # the SPEC's HTTP contract: path -> methods, per function
     "health": {"/": ("GET", "HEAD"), "/api/health": ("GET", "HEAD")},
 }
 MAX_CHARS, MAX_HISTORY, MAX_BYTES = 8000, 40, 65536  # the SPEC's defaults
+MAX_INSTRUCTIONS, MODELS = 2000, ("gemini-2.5-flash",)  # issue #10's defaults (GEMINI_MODEL)
 VALID = object()  # stands for the signed-in user's real ID token
 JSON = ("Content-Type", "application/json")
 
@@ -82,6 +83,8 @@ UNKNOWN_FIELDS = ["system_instruction", "systemInstruction", "temperature", "mod
                   "generationConfig", "safetySettings", "tools"]
 chat_bodies = st.fixed_dictionaries({}, optional={
     "message": message_values,
+    "model": st.sampled_from([*MODELS, "gemini-2.5-pro", "Gemini-2.5-Flash", ""]) | json_values,
+    "instructions": message_values,
     "history": st.one_of(st.lists(_history_items(), max_size=4), json_values,
                          st.integers(MAX_HISTORY - 1, MAX_HISTORY + 1).map(
                              lambda n: [{"role": "user", "text": "x"}] * n)),
@@ -129,8 +132,14 @@ def valid_chat(raw: bytes) -> bool:
     def good_text(value) -> bool:
         return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_CHARS
 
-    if not isinstance(body, dict) or set(body) - {"message", "history"} \
+    if not isinstance(body, dict) or set(body) - {"message", "history", "model", "instructions"} \
             or not good_text(body.get("message")):
+        return False
+    if "model" in body and not (isinstance(body["model"], str) and body["model"] in MODELS):
+        return False
+    instructions = body.get("instructions", "")
+    if not isinstance(instructions, str) or (instructions.strip()
+                                             and len(instructions) > MAX_INSTRUCTIONS):
         return False
     history = body.get("history", [])
     return isinstance(history, list) and len(history) <= MAX_HISTORY and all(

@@ -31,6 +31,7 @@ def test_whoami_with_emulator_google_token(functions, sign_in):
     assert response.status_code == 200
     body = response.json()
     quota = body.pop("quota")
+    assert set(body.pop("chat")) == {"models", "limits"}  # issue #10: test_models.py
     assert quota["tokens"] == {"dailyLimit": 200000, "remaining": 200000,
                                "resetSeconds": quota["tokens"]["resetSeconds"]}
     assert [r["limit"] for r in quota["requests"]] == ["30 per 1 minute", "50 per 1 hour",

@@ -168,3 +168,105 @@ def test_public_usage_is_the_latest_input_and_output():
     meter.record(usage(3, 5, 9), "c", final=True)
     assert meter.public_usage() == {"inputTokens": 3, "outputTokens": 5}
     assert json.dumps(meter.public_usage())  # plain JSON for the `done` event
+
+
+# --- issue #10: weights and custom instructions --------------------------------------------------
+
+MODELS = "gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-pro:8"
+WEIGHTED = load_config("chat", {"APP_ENV": "development", "SYSTEM_PROMPT": SYSTEM,
+                                "MAX_OUTPUT_TOKENS": str(MAX_OUTPUT), "GEMINI_MODELS": MODELS})
+
+
+def on(model: str | None, instructions: str = "") -> Turn:
+    return Turn(message=TURN.message, history=TURN.history, model=model,
+                instructions=instructions)
+
+
+@pytest.mark.parametrize("tokens, weight, expected", [
+    (0, "8", 0), (-3, "8", 0), (1, "8", 8), (10, "0.3", 3), (11, "0.3", 4), (1, "0.3", 1),
+    (1, "0.000001", 1), (999_999, "0.000001", 1), (1_000_001, "0.000001", 2),
+    (10**12, "1000", 10**15), (7, "1", 7),
+])
+def test_weighted_rounds_up_exactly_and_never_to_zero(tokens, weight, expected):
+    from fractions import Fraction
+
+    from billing import weighted
+
+    assert weighted(tokens, Fraction(weight)) == expected
+
+
+def test_the_reservation_is_multiplied_by_the_model_weight():
+    raw = reservation(TURN, CONFIG)
+    assert reservation(on(None), WEIGHTED) == reservation(on("gemini-2.5-flash"), WEIGHTED) == raw
+    assert reservation(on("gemini-2.5-pro"), WEIGHTED) == 8 * raw
+    assert reservation(on("gemini-2.5-flash-lite"), WEIGHTED) == -(-raw * 3 // 10)  # ceil
+
+
+@pytest.mark.parametrize("model, weight", [("gemini-2.5-pro", 8), ("gemini-2.5-flash", 1)])
+def test_the_final_charge_is_multiplied_by_the_model_weight(model, weight):
+    meter, count = Meter(), Count()
+    meter.record(usage(10, 5, 18), "Hello", final=True)
+    assert charge(meter, on(model), WEIGHTED, count) == 18 * weight
+    assert meter.public_usage() == {"inputTokens": 10, "outputTokens": 5}  # Gemini's own
+
+
+def test_a_counted_charge_is_multiplied_and_rounded_up():
+    meter, count = Meter(), Count(20, 4)
+    meter.record(None, "Hi", final=False)
+    assert charge(meter, on("gemini-2.5-flash-lite"), WEIGHTED, count) == 8  # ceil(24 × 0.3)
+    meter, count = Meter(), Count(20)
+    meter.unknown = True
+    assert charge(meter, on("gemini-2.5-pro"), WEIGHTED, count) == 8 * (20 + MAX_OUTPUT)
+
+
+def test_nothing_and_unknown_stay_nothing_and_unknown_whatever_the_weight():
+    assert charge(Meter(), on("gemini-2.5-pro"), WEIGHTED, Count()) == 0
+    meter = Meter()
+    meter.unknown = True
+    assert charge(meter, on("gemini-2.5-pro"), WEIGHTED, Count(TimeoutError())) is None
+
+
+def test_a_weight_8_model_exhausts_a_budget_8_times_faster():
+    """Serial answers of 5 Gemini tokens each against one budget, through the real Quota."""
+    from core.quota import Quota
+
+    def answers_until_refused(model: str) -> int:
+        config = load_config("chat", {"APP_ENV": "development", "GEMINI_MODELS": MODELS,
+                                      "DAILY_TOKEN_BUDGET": "400", "RATE_LIMITS": "1000/minute",
+                                      "SYSTEM_PROMPT": SYSTEM})
+        quota, turn, answered = Quota(config), on(model), 0
+        while True:
+            try:
+                admission = quota.admit_chat("uid:test", reservation(turn, config))
+            except Exception as error:  # noqa: BLE001
+                assert getattr(error, "reason", None) == "user_token_budget"
+                return answered
+            meter = Meter()
+            meter.record(usage(2, 3, 5), "Hello", final=True)
+            admission.settle(charge(meter, turn, config, Count()))
+            answered += 1
+
+    assert answers_until_refused("gemini-2.5-flash") == 80  # 400 / 5
+    assert answers_until_refused("gemini-2.5-pro") == 10  # 400 / (5 × 8)
+
+
+def test_instructions_are_reserved_as_bytes_of_the_whole_system_instruction():
+    from turn import PREFERENCES_CLOSE, PREFERENCES_OPEN
+
+    instructions = "Réponds en français."  # 22 bytes, 20 characters
+    extra = len((PREFERENCES_OPEN + instructions + PREFERENCES_CLOSE).encode())
+    assert reservation(on(None, instructions), CONFIG) == reservation(TURN, CONFIG) + extra
+    assert reservation(on("gemini-2.5-pro", instructions), WEIGHTED) == 8 * (
+        reservation(TURN, CONFIG) + extra)
+
+
+def test_the_counted_input_has_the_instructions_in_the_system_instruction():
+    from turn import system_instruction
+
+    meter, count = Meter(), Count(20)
+    meter.record(None, "", final=False)
+    turn = on(None, "Be terse.")
+    assert charge(meter, turn, CONFIG, count) == 20
+    assert count.calls == [[{"role": "user", "parts": [{"text": system_instruction(turn, CONFIG)}]},
+                            *INPUT[1:]]]
+    assert "Be terse." in count.calls[0][0]["parts"][0]["text"]

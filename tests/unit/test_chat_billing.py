@@ -31,7 +31,7 @@ def model(text: str) -> list[dict]:
 
 
 def counts(calls: list) -> list:
-    return [contents for kind, *rest in calls if kind == "count" for contents in rest]
+    return [rest[0] for kind, *rest in calls if kind == "count"]
 
 
 def remaining(main, calls: list) -> int:
@@ -142,7 +142,7 @@ def test_a_failed_count_keeps_the_whole_reservation(chat, monkeypatch):
     client, main = chat
     calls = stub_gemini(main, monkeypatch, first=("Hel",), rest=(("lo", "STOP"),))
 
-    def count_fails(contents):
+    def count_fails(contents, model=None):
         raise TimeoutError("countTokens")
 
     monkeypatch.setattr(main.GEMINI, "count_tokens", count_fails)
@@ -161,3 +161,57 @@ def test_a_stream_ending_without_usage_is_counted_once(chat, monkeypatch):
     response.close()  # as every WSGI server does once the body was sent
     assert remaining(main, calls) == BUDGET - COUNTED - 5
     assert counts(calls) == [INPUT, model("Hello")]
+
+
+# --- issue #10: the chosen model reaches Gemini and the budgets count its weight ---------------
+
+MODELS = "gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-pro:8"
+
+
+@pytest.fixture(scope="module")
+def models(staged_client):
+    return (staged_client("chat", **ENV, GEMINI_MODELS=MODELS, RATE_LIMITS="1000/minute",
+                          DAILY_TOKEN_BUDGET="400"),
+            sys.modules["main"])
+
+
+@pytest.mark.parametrize("model, weight", [(None, 1), ("gemini-2.5-flash", 1),
+                                           ("gemini-2.5-pro", 8)])
+def test_the_json_answer_charges_tokens_times_the_weight(models, monkeypatch, model, weight):
+    client, main = models
+    calls = stub_gemini(main, monkeypatch)  # totalTokens 5
+    body = {"message": "hi", **({"model": model} if model else {}), "instructions": "Be terse."}
+    response = post(client, body, headers={"Origin": ORIGIN})
+    assert response.get_json() == {
+        "reply": "Hello", "finishReason": "STOP", "usage": {"inputTokens": 2, "outputTokens": 3},
+        "quota": {"requestsLeft": 999, "tokensLeft": 400 - 5 * weight}}
+    ((_, turn, _),) = answers(calls)
+    assert (turn.model, turn.instructions) == (model, "Be terse.")
+
+
+def test_a_counted_stream_counts_with_the_chosen_model(models, monkeypatch):
+    client, main = models
+    calls = stub_gemini(main, monkeypatch, first=("Hel",), rest=(("lo", "STOP"),))  # no usage
+    data = post(client, {"message": "hi", "model": "gemini-2.5-flash-lite"}).get_data()
+    # countTokens: COUNTED for the request, 5 for "Hello"; (7 + 5) × 0.3 rounded up = 4
+    assert data.endswith(b'"tokensLeft": %d}}\n\n' % (400 - 4))
+    assert [call[2] for call in calls if call[0] == "count"] == ["gemini-2.5-flash-lite"] * 2
+
+
+def test_a_weight_8_model_exhausts_the_budget_8_times_faster(models, monkeypatch):
+    client, main = models
+    for model, expected in (("gemini-2.5-flash", 80), ("gemini-2.5-pro", 10)):
+        calls = stub_gemini(main, monkeypatch)  # fresh limits; 5 tokens an answer
+        statuses = [post(client, {"message": "hi", "model": model},
+                         headers={"Origin": ORIGIN}).status_code for _ in range(expected + 1)]
+        assert statuses == [200] * expected + [429], model
+        assert len(answers(calls)) == expected
+
+
+def test_a_model_not_on_the_list_is_400_and_reserves_nothing(models, monkeypatch):
+    client, main = models
+    calls = stub_gemini(main, monkeypatch)
+    response = post(client, {"message": "hi", "model": "gemini-ultra"})
+    assert_json_error(response, 400, "invalid_argument")
+    assert "gemini-ultra" not in response.get_data(as_text=True)
+    assert answers(calls) == []

@@ -75,8 +75,8 @@ def stub_gemini(main, monkeypatch, first=("Hel",), rest=(("lo", "STOP", USAGE),)
         calls.append(("complete", turn, subject))
         return opened(meter, *reply)
 
-    def count_tokens(contents):
-        calls.append(("count", contents))
+    def count_tokens(contents, model=None):
+        calls.append(("count", contents, model))
         if contents[0]["role"] == "model":
             return len(contents[0]["parts"][0]["text"])
         return COUNTED

@@ -430,3 +430,149 @@ def test_anything_else_is_not_a_boolean(raw):
     # one fixed text for every value, so the value is never echoed
     assert str(caught.value) == ("CHAT_ENABLED: must be true or false (1, true, yes, on or 0, "
                                  "false, no, off, in any case; empty means the default)")
+
+
+# --- issue #10: models with budget weights, instructions and attachment limits ----------------
+
+def models_of(environ: dict) -> list[tuple[str, str]]:
+    return [(model.id, str(model.weight)) for model in load_config("chat", environ).models]
+
+
+def test_gemini_models_lists_ids_and_exact_weights_the_first_is_the_default():
+    from fractions import Fraction
+
+    config = load_config("chat", env(GEMINI_MODELS=(
+        "gemini-2.5-flash:1, gemini-2.5-flash-lite:0.3 ,gemini-2.5-pro:8,x.y-1:1000,"
+        "tiny:0.000001")))
+    assert [(m.id, m.weight) for m in config.models] == [
+        ("gemini-2.5-flash", 1), ("gemini-2.5-flash-lite", Fraction(3, 10)),
+        ("gemini-2.5-pro", 8), ("x.y-1", 1000), ("tiny", Fraction(1, 10**6))]
+    assert config.gemini_model == "gemini-2.5-flash" == config.model().id
+    assert config.model("gemini-2.5-pro").weight == 8
+    assert [m.public_weight for m in config.models] == [1, 0.3, 8, 1000, 1e-06]
+    assert isinstance(config.models[0].public_weight, int)
+    with pytest.raises(KeyError):
+        config.model("gemini-ultra")
+
+
+def test_gemini_model_alone_is_a_one_model_list_of_weight_1():
+    assert models_of(env()) == [("gemini-2.5-flash", "1")]
+    assert models_of(env(GEMINI_MODEL="gemini-2.5-pro")) == [("gemini-2.5-pro", "1")]
+    assert models_of(env(GEMINI_MODEL=" gemini-2.5-pro ", GEMINI_MODELS=" ")) == [
+        ("gemini-2.5-pro", "1")]
+
+
+def test_both_set_gemini_models_wins_when_gemini_model_is_its_first_entry():
+    environ = env(GEMINI_MODEL="gemini-2.5-pro", GEMINI_MODELS="gemini-2.5-pro:8,gemini-2.5-flash:1")
+    assert models_of(environ) == [("gemini-2.5-pro", "8"), ("gemini-2.5-flash", "1")]
+
+
+@pytest.mark.parametrize("function", ["chat", "auth", "health"])
+def test_both_set_with_another_default_refuses_to_start(function):
+    message = refusal(function, env(GEMINI_MODEL="zq9-model",
+                                    GEMINI_MODELS="gemini-2.5-flash:1,zq9-model:2"))
+    assert message == ("GEMINI_MODEL: must be the first (default) model of GEMINI_MODELS when "
+                       "both are set; unset GEMINI_MODEL or list that model first")
+
+
+@pytest.mark.parametrize("value, rule", [
+    (",", "entry 1 is empty"),
+    ("zq9-model:1,", "entry 2 is empty"),
+    ("zq9-model:1, ,gemini-2.5-pro:8", "entry 2 is empty"),
+    ("zq9-model", "entry 1: must be id:weight"),
+    ("zq9-model=1", "entry 1: must be id:weight"),
+    ("Zq9-Model:1", "entry 1: the model id must be"),
+    ("models/zq9-model:1", "entry 1: the model id must be"),
+    ("zq9 model:1", "entry 1: the model id must be"),
+    ("-zq9-model:1", "entry 1: the model id must be"),
+    (".zq9:1", "entry 1: the model id must be"),
+    (":1", "entry 1: the model id must be"),
+    ("zq9-gémini:1", "entry 1: the model id must be"),
+    ("zq9-" + "m" * 97 + ":1", "entry 1: the model id must be"),
+    ("gemini-2.5-flash:1,zq9-model:0", "entry 2: the weight must be"),
+    ("zq9-model:0.000000", "entry 1: the weight must be"),
+    ("zq9-model:-1", "entry 1: the weight must be"),
+    ("zq9-model:1000.000001", "entry 1: the weight must be"),
+    ("zq9-model:1001", "entry 1: the weight must be"),
+    ("zq9-model:10000", "entry 1: the weight must be"),
+    ("zq9-model:1e3", "entry 1: the weight must be"),
+    ("zq9-model:inf", "entry 1: the weight must be"),
+    ("zq9-model:nan", "entry 1: the weight must be"),
+    ("zq9-model:.5", "entry 1: the weight must be"),
+    ("zq9-model:1.", "entry 1: the weight must be"),
+    ("zq9-model:0.0000001", "entry 1: the weight must be"),
+    ("zq9-model:1/2", "entry 1: the weight must be"),
+    ("zq9-model:+1", "entry 1: the weight must be"),
+    ("zq9-model:\uff11", "entry 1: the weight must be"),  # a fullwidth digit one
+    ("zq9-model:", "entry 1: the weight must be"),
+    ("zq9-model:1:2", "entry 1: the weight must be"),
+    ("zq9-model:1,gemini-2.5-pro:8,zq9-model:2", "entry 3: the model is listed twice"),
+    (",".join(f"zq9-m{i}:1" for i in range(21)), "at most 20 models"),
+])
+def test_bad_gemini_models_is_refused_naming_the_variable_not_the_value(value, rule):
+    for function in ("chat", "auth"):
+        message = refusal(function, env(GEMINI_MODELS=value))
+        assert message.startswith("GEMINI_MODELS:") and rule in message, message
+        assert "zq9" not in message and "gémini" not in message
+
+
+@pytest.mark.parametrize("value", ["Gemini-2.5-Flash", "models/gemini-2.5-flash", "zq9 model",
+                                   "zq9-model:1"])
+def test_bad_gemini_model_is_refused(value):
+    message = refusal("chat", env(GEMINI_MODEL=value))
+    assert message.startswith("GEMINI_MODEL: must be a Gemini model id")
+    assert "zq9" not in message and value not in message
+
+
+def test_twenty_models_are_accepted():
+    value = ",".join(f"m{i}:{i + 1}" for i in range(20))
+    assert len(load_config("auth", env(GEMINI_MODELS=value)).models) == 20
+
+
+def test_chat_limits_of_the_issue_and_their_settings():
+    from core.config import SUPPORTED_ATTACHMENT_TYPES
+
+    config = load_config("chat", GOOD_PROD)
+    assert (config.max_instructions_chars, config.max_attachments,
+            config.max_attachment_bytes) == (2000, 4, 5 * 1024 * 1024)
+    assert config.attachment_types == SUPPORTED_ATTACHMENT_TYPES == (
+        "image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "application/pdf",
+        "text/plain", "text/markdown", "text/csv")
+    config = load_config("auth", env(MAX_INSTRUCTIONS_CHARS="0", MAX_ATTACHMENTS="0",
+                                     MAX_ATTACHMENT_BYTES="1048576",
+                                     ATTACHMENT_TYPES=" text/CSV,image/png , image/png"))
+    assert (config.max_instructions_chars, config.max_attachments,
+            config.max_attachment_bytes) == (0, 0, 1 << 20)
+    assert config.attachment_types == ("image/png", "text/csv")  # in the supported order
+
+
+@pytest.mark.parametrize("variable, value, rule", [
+    ("MAX_INSTRUCTIONS_CHARS", "20001", "between 0 and 20000"),
+    ("MAX_INSTRUCTIONS_CHARS", "-1", "between"),
+    ("MAX_INSTRUCTIONS_CHARS", "2k", "whole number"),
+    ("MAX_ATTACHMENTS", "11", "between 0 and 10"),
+    ("MAX_ATTACHMENT_BYTES", "0", "between 1 and 20971520"),
+    ("MAX_ATTACHMENT_BYTES", "20971521", "between"),
+    ("MAX_ATTACHMENT_BYTES", "5MiB", "whole number"),
+    ("ATTACHMENT_TYPES", "image/zq9", "each entry must be one of image/png, image/jpeg"),
+    ("ATTACHMENT_TYPES", "image/png,application/zq9-octet", "each entry must be one of"),
+    ("ATTACHMENT_TYPES", "image/*", "each entry must be one of"),
+    ("ATTACHMENT_TYPES", " , ", "lists no type"),
+])
+def test_bad_chat_limits_are_refused(variable, value, rule):
+    message = refusal("auth", env(**{variable: value}))
+    assert message.startswith(f"{variable}:") and rule in message, message
+    assert "zq9" not in message
+
+
+def test_chat_settings_is_the_block_of_get_api_auth():
+    from core.config import chat_settings
+
+    config = load_config("auth", env(GEMINI_MODELS="gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3",
+                                     MAX_MESSAGE_CHARS="4000", ATTACHMENT_TYPES="application/pdf"))
+    assert chat_settings(config) == {
+        "models": [{"id": "gemini-2.5-flash", "weight": 1},
+                   {"id": "gemini-2.5-flash-lite", "weight": 0.3}],
+        "limits": {"maxAttachments": 4, "maxAttachmentBytes": 5242880,
+                   "attachmentTypes": ["application/pdf"], "maxMessageChars": 4000,
+                   "maxInstructionsChars": 2000}}
