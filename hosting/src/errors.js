@@ -1,4 +1,4 @@
-// Error codes (shared/SPEC.md error table + the browser's own) -> what the user reads.
+// Error codes (the server's table in functions/core/errors.py + the browser's own) -> what the user reads.
 // Pure: no DOM, no fetch globals needed (a Response-like object is enough).
 
 /** Every code of the SPEC's error table, with its HTTP status. */

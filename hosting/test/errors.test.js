@@ -12,7 +12,7 @@ import {
   parseRetryAfter,
 } from "../src/errors.js";
 
-// The SPEC's error table (shared/SPEC.md), copied here so a change there is noticed.
+// The server's error table (functions/core/errors.py), written out here so a change there is noticed.
 const SPEC_TABLE = {
   invalid_argument: 400,
   unauthenticated: 401,
