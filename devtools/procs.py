@@ -162,15 +162,15 @@ def serve_until_interrupted(service: Service, ready_line: str) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Started from a background job, a process inherits SIGINT ignored: Ctrl-C must still stop it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    with service:
-        print(ready_line, flush=True)
-        try:
+    try:  # around the whole `with`: a Ctrl-C right after the ready line still stops cleanly
+        with service:
+            print(ready_line, flush=True)
             while service.process.popen.poll() is None:
                 time.sleep(1)
-        except KeyboardInterrupt:
-            return 0
-        print(f"{service.process.name} exited:\n{service.process.tail()}", file=sys.stderr)
-        return 1
+            print(f"{service.process.name} exited:\n{service.process.tail()}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        return 0
 
 
 def live_processes() -> list[tuple[int, int, int, str]]:
