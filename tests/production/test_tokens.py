@@ -119,6 +119,7 @@ def test_valid_token_returns_the_verified_identity(load, signing_key, certs):
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.get_json()
     assert body.pop("quota")["tokens"]["remaining"] > 0
+    assert body.pop("chat")["models"] == [{"id": "gemini-2.5-flash", "weight": 1}]
     assert body == {"uid": UID, "email": EMAIL, "emailVerified": True, "name": NAME,
                     "picture": PICTURE, "provider": "google.com", "allowed": True}
     assert certs.requested and set(certs.requested) == {("GET", CERT_URL)}
