@@ -4,6 +4,8 @@ get Gemini's answer as JSON or SSE.
 parse -> shared checks (origin, method, kill switch, sign-in, body, limits) -> Gemini -> respond.
 """
 
+import functools
+
 from flask import Response
 
 from core import log
@@ -38,16 +40,11 @@ def answer(request):
     meter = Meter()
     admission = QUOTA.admit_chat(identity.subject, reservation(turn, CONFIG))
 
-    settled: list[dict] = []
-
+    @functools.cache  # counted once, however often the stream asks
     def settle() -> dict:
-        """Charge what Gemini bills (counted once, even if asked again) and free the slot."""
-        if not settled:
-            def count_tokens(contents: list[dict]) -> int:
-                return GEMINI.count_tokens(contents, turn.model)
-
-            settled.append(admission.settle(charge(meter, turn, CONFIG, count_tokens)))
-        return settled[0]
+        """Charge what Gemini bills and free the stream slot."""
+        count_tokens = functools.partial(GEMINI.count_tokens, model=turn.model)
+        return admission.settle(charge(meter, turn, CONFIG, count_tokens))
 
     streaming = "text/event-stream" in request.headers.get("Accept", "").lower()
     try:
