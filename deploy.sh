@@ -19,9 +19,9 @@ APP_SETTINGS=(
   "RATE_LIMITS chat auth" "DAILY_TOKEN_BUDGET chat auth" "GLOBAL_DAILY_TOKEN_BUDGET chat auth"
   "AUTH_RATE_LIMITS auth" "MAX_CONCURRENT_STREAMS_PER_USER chat" "CHAT_ENABLED chat"
   "SYSTEM_PROMPT chat" "MAX_OUTPUT_TOKENS chat" "GEMINI_TIMEOUT_S chat"
-  "MAX_REQUEST_BYTES chat" "MAX_HISTORY_MESSAGES chat"
+  "MAX_HISTORY_MESSAGES chat"
   # chat enforces these; auth tells the web app (GET /api/auth's "chat" block)
-  "MAX_MESSAGE_CHARS chat auth" "MAX_INSTRUCTIONS_CHARS chat auth" "MAX_ATTACHMENTS chat auth"
+  "MAX_REQUEST_BYTES chat auth" "MAX_MESSAGE_CHARS chat auth" "MAX_INSTRUCTIONS_CHARS chat auth" "MAX_ATTACHMENTS chat auth"
   "MAX_ATTACHMENT_BYTES chat auth" "ATTACHMENT_TYPES chat auth"
 )
 # GEMINI_MODELS or GEMINI_MODEL (see `models` below) goes to chat and auth.
@@ -170,7 +170,7 @@ fi
 knob() {  # knob KNOB FN
   local fallback
   case "$1:$2" in
-    MEMORY:health) fallback=256Mi ;; MEMORY:*) fallback=512Mi ;;
+    MEMORY:health) fallback=256Mi ;; MEMORY:chat) fallback=4Gi ;; MEMORY:*) fallback=512Mi ;;
     CPU:health) fallback=0.167 ;; CPU:*) fallback=1 ;;
     CONCURRENCY:chat) fallback=20 ;; CONCURRENCY:auth) fallback=10 ;; CONCURRENCY:*) fallback=1 ;;
     MAX_INSTANCES:chat) fallback=5 ;; MAX_INSTANCES:auth) fallback=3 ;;
@@ -224,6 +224,33 @@ check_knobs() {  # what gcloud would only refuse at deploy time
   for name in MAX_INSTANCES MIN_INSTANCES; do
     [[ $(knob "$name" "$fn") =~ ^[0-9]+$ ]] || die "${name}_${fn^^}: must be a whole number"
   done
+  [ "$fn" != chat ] || check_chat_memory
+}
+
+memory_mib() {  # memory_mib VALUE: a Cloud Run memory size (512Mi, 4Gi, 2048M, 4G) in MiB
+  [[ $1 =~ ^([1-9][0-9]{0,5})(Mi|Gi|M|G)$ ]] || return 1
+  local n=${BASH_REMATCH[1]}
+  case ${BASH_REMATCH[2]} in
+    Mi) echo "$n" ;; Gi) echo $((n * 1024)) ;;
+    M) echo $((n * 1000000 / 1048576)) ;; G) echo $((n * 1000000000 / 1048576)) ;;
+  esac
+}
+
+# Chat holds about 5x a request's body while it runs (the JSON, the decoded attachments and
+# google-genai's base64 copy for Gemini: 96-105 MiB per 20 MiB request, measured with
+# scripts/bench_attachment_memory.py), on top of about 155 MiB at rest.
+CHAT_IDLE_MIB=256
+check_chat_memory() {  # MEMORY_CHAT holds CONCURRENCY_CHAT requests of MAX_REQUEST_BYTES at once
+  local memory need body
+  memory=$(memory_mib "$(knob MEMORY chat)") ||
+    die "MEMORY_CHAT: must be a whole number with Mi, Gi, M or G, like 4Gi"
+  body=$(setting MAX_REQUEST_BYTES 20971520)
+  [[ $body =~ ^[1-9][0-9]{0,9}$ ]] || die "MAX_REQUEST_BYTES: must be a whole number of bytes"
+  need=$((CHAT_IDLE_MIB + $(knob CONCURRENCY chat) * ((body * 11 / 2 + 1048575) / 1048576)))
+  ((memory >= need)) ||
+    die "MEMORY_CHAT: $memory MiB cannot hold CONCURRENCY_CHAT=$(knob CONCURRENCY chat) requests" \
+      "of MAX_REQUEST_BYTES=$body at once: give it at least $need MiB ($CHAT_IDLE_MIB MiB +" \
+      "5.5 x MAX_REQUEST_BYTES per request), or lower CONCURRENCY_CHAT or MAX_REQUEST_BYTES"
 }
 
 secrets_of() {  # the Secret Manager secrets a function reads

@@ -2,6 +2,7 @@
 that replaces it afterwards, from Gemini's usageMetadata or, failing that, its free countTokens.
 
     reservation(turn)  input upper bound + MAX_OUTPUT_TOKENS      (admission, core.quota)
+                       (attachments: Gemini's published rules, else its countTokens)
     Meter              what Gemini reported and sent while the answer ran
     charge(meter, …)   what Gemini bills for it                    (settlement)
 
@@ -19,6 +20,7 @@ from typing import Callable
 from core import log
 from core.config import Config
 
+from attachments import TOKENS_PER_PART, Attachment
 from turn import Turn, system_instruction
 
 # Gemini's tokenizer falls back to single bytes, so a text never makes more tokens than its
@@ -33,11 +35,23 @@ def weighted(tokens: int, weight: Fraction) -> int:
     return max(1, math.ceil(tokens * weight))
 
 
-def reservation(turn: Turn, config: Config) -> int:
-    """The most this request can cost: every input byte as a token (the system instruction with
-    the user's instructions included), plus the longest answer, × the model's weight."""
-    texts = [system_instruction(turn, config), *(text for _, text in turn.history), turn.message]
+def reservation(turn: Turn, config: Config,
+                count_media: Callable[[Attachment], int] | None = None) -> int:
+    """The most this request can cost: every input byte of text as a token (the system
+    instruction with the user's instructions included), each attachment by Gemini's published
+    token rules (text files: bytes; PNG/JPEG/WebP: 258 per 768 px tile from the header's size) or,
+    where no rule bounds it (PDF pages, HEIC/HEIF), by `count_media` (Gemini's countTokens),
+    plus the longest answer, × the model's weight."""
+    texts = [system_instruction(turn, config), *(said.text for said in turn.history),
+             turn.message]
     raw = sum(len(text.encode()) + TOKENS_PER_TURN for text in texts) + config.max_output_tokens
+    for attachment in turn.all_attachments():
+        bound = attachment.token_bound()
+        if bound is None:
+            if count_media is None:
+                raise ValueError("an attachment without a published token rule needs count_media")
+            bound = count_media(attachment) + TOKENS_PER_PART
+        raw += bound
     return weighted(raw, config.model(turn.model).weight)
 
 

@@ -1,5 +1,5 @@
-"""The `chat` Cloud Function: POST a message (+ history, a listed model, custom instructions),
-get Gemini's answer as JSON or SSE.
+"""The `chat` Cloud Function: POST a message (+ history, attachments, a listed model, custom
+instructions), get Gemini's answer as JSON or SSE.
 
 parse -> shared checks (origin, method, kill switch, sign-in, body, limits) -> Gemini -> respond.
 """
@@ -38,7 +38,8 @@ def answer(request):
     identity = authenticate(request, CONFIG)
     turn = parse_turn(read_json(request, CONFIG.max_request_bytes), CONFIG)
     meter = Meter()
-    admission = QUOTA.admit_chat(identity.subject, reservation(turn, CONFIG))
+    count_media = functools.partial(GEMINI.count_media, subject=identity.subject, model=turn.model)
+    admission = QUOTA.admit_chat(identity.subject, reservation(turn, CONFIG, count_media))
 
     @functools.cache  # counted once, however often the stream asks
     def settle() -> dict:

@@ -1,5 +1,5 @@
-"""The chat request schema: `message`, optional `history`, `model` and `instructions`, validated
-exactly as the SPEC says.
+"""The chat request schema: `message`, optional `history`, `model`, `instructions` and
+`attachments` (on the message and on user turns of the history), validated strictly.
 
 The client may pick a model only from GEMINI_MODELS and may add custom instructions, which go
 into system_instruction after the operator's SYSTEM_PROMPT, delimited as the user's preferences.
@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from core.body import check_fields
 from core.config import Config
 from core.errors import ApiError
+
+from attachments import Attachment, parse_attachments
 
 ROLES = ("user", "model")
 # The user's custom instructions follow the operator's prompt inside this block. The tag name is
@@ -25,17 +28,36 @@ _TAG_NAME = re.compile("user_preferences", re.IGNORECASE)
 _TAG_NAME_NEUTRAL = "user-preferences"
 
 
+class Said(NamedTuple):
+    """One history item: who said it, the text, and (user turns only) its attachments."""
+
+    role: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
 @dataclass(frozen=True)
 class Turn:
     message: str
-    history: tuple[tuple[str, str], ...]
+    history: tuple[Said, ...]
     model: str | None = None  # an id of GEMINI_MODELS; None: the default
     instructions: str = field(default="", repr=False)  # the user's custom instructions, "" = none
+    attachments: tuple[Attachment, ...] = ()  # the message's own
+
+    def said(self) -> list[Said]:
+        """The whole conversation Gemini reads: the history, then the new message."""
+        return [*self.history, Said("user", self.message, self.attachments)]
+
+    def all_attachments(self) -> list[Attachment]:
+        return [attachment for item in self.said() for attachment in item.attachments]
 
     def contents(self) -> list[dict]:
-        """Gemini `contents`: the history in order, then the new user message."""
-        turns = [*self.history, ("user", self.message)]
-        return [{"role": role, "parts": [{"text": text}]} for role, text in turns]
+        """Gemini `contents`: the history in order, then the new user message; a turn's
+        attachments come before its text (blank text with attachments is left out)."""
+        return [{"role": role, "parts": [*(a.part() for a in attachments),
+                                         *([{"text": text}] if text.strip() or not attachments
+                                           else [])]}
+                for role, text, attachments in self.said()]
 
 
 def system_instruction(turn: Turn, config: Config) -> str:
@@ -49,9 +71,11 @@ def system_instruction(turn: Turn, config: Config) -> str:
 
 
 def parse_turn(body: dict, config: Config) -> Turn:
-    check_fields(body, {"message": str}, {"history": list, "model": str, "instructions": str},
+    check_fields(body, {"message": str},
+                 {"history": list, "model": str, "instructions": str, "attachments": list},
                  "the request")
-    message = _text(body["message"], config, "message")
+    attachments = parse_attachments(body.get("attachments", []), config, "the message")
+    message = _text(body["message"], config, "message", blank_ok=bool(attachments))
     model = _model(body.get("model"), config)
     instructions = _instructions(body.get("instructions", ""), config)
     history = body.get("history", [])
@@ -62,15 +86,23 @@ def parse_turn(body: dict, config: Config) -> Turn:
     for item in history:
         if not isinstance(item, dict):
             raise _invalid("Each history item must be an object.", "history_item")
-        check_fields(item, {"role": str, "text": str}, {}, "a history item")
+        check_fields(item, {"role": str, "text": str}, {"attachments": list}, "a history item")
         if item["role"] not in ROLES:
             raise _invalid("A history role must be 'user' or 'model'.", "history_role")
-        items.append((item["role"], _text(item["text"], config, "history text")))
-    return Turn(message=message, history=tuple(items), model=model, instructions=instructions)
+        if "attachments" in item and item["role"] != "user":
+            raise _invalid("Only user turns of the history may carry attachments.",
+                           "history_attachments")
+        said = parse_attachments(item.get("attachments", []), config,
+                                 f"history item {len(items) + 1}")
+        text = _text(item["text"], config, "history text", blank_ok=bool(said))
+        items.append(Said(item["role"], text, said))
+    return Turn(message=message, history=tuple(items), model=model, instructions=instructions,
+                attachments=attachments)
 
 
-def _text(value: str, config: Config, name: str) -> str:
-    if not value.strip():
+def _text(value: str, config: Config, name: str, blank_ok: bool = False) -> str:
+    """The text as sent; blank only where attachments carry the message."""
+    if not value.strip() and not blank_ok:
         raise _invalid(f"The {name} must not be blank.", "blank")
     if len(value) > config.max_message_chars:
         raise _invalid(f"The {name} may be at most {config.max_message_chars} characters.",

@@ -6,11 +6,13 @@ of GEMINI_MODELS) and may carry the user's instructions for system_instruction.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -22,6 +24,7 @@ from core import log
 from core.config import Config
 from core.errors import ApiError
 
+from attachments import Attachment
 from billing import Meter
 from turn import Turn, system_instruction
 
@@ -29,6 +32,7 @@ MAX_ATTEMPTS = 3
 FIRST_BACKOFF_S = 0.5
 COUNT_TOKENS_TIMEOUT_S = 10
 QUOTA_RETRY_AFTER_S = 30
+MEDIA_COUNTS_KEPT = 512  # attachments' token counts remembered per instance (by a hash of the bytes)
 # Finish reasons that mean "stopped by a filter"; with no text at all the answer is `blocked`.
 FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
 
@@ -44,6 +48,9 @@ class Gemini:
         self._config = config
         self._client: genai.Client | None = None
         self._lock = threading.Lock()
+        # (model, SHA-256 of the bytes) -> Gemini's token count: a history re-sends the same
+        # PDF with every turn, and it is counted once. Counts only, never the bytes.
+        self._media_tokens: OrderedDict[tuple[str, bytes], int] = OrderedDict()
 
     def client(self) -> genai.Client:
         """Built on first use, once per instance, safely under concurrent first requests."""
@@ -100,6 +107,23 @@ class Gemini:
             config=types.CountTokensConfig(http_options=types.HttpOptions(
                 timeout=COUNT_TOKENS_TIMEOUT_S * 1000)))
         return int(response.total_tokens or 0)
+
+    def count_media(self, attachment: Attachment, subject: str, model: str | None = None) -> int:
+        """Gemini's token count for one attachment with `model`, remembered per instance."""
+        key = (self._config.model(model).id, hashlib.sha256(attachment.data).digest())
+        with self._lock:
+            if key in self._media_tokens:
+                self._media_tokens.move_to_end(key)
+                return self._media_tokens[key]
+        try:
+            tokens = self.count_tokens([{"role": "user", "parts": [attachment.part()]}], model)
+        except Exception as error:
+            raise upstream_failure(error, subject) from None
+        with self._lock:
+            self._media_tokens[key] = tokens
+            while len(self._media_tokens) > MEDIA_COUNTS_KEPT:
+                self._media_tokens.popitem(last=False)
+        return tokens
 
     def _rest(self, stream, deadline: float, subject: str, meter: Meter) -> Iterator[Chunk]:
         try:

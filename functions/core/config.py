@@ -64,6 +64,10 @@ _MODELS_EXAMPLE = "like gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-
 # What a chat attachment may be (validated in a later slice); ATTACHMENT_TYPES picks a subset.
 SUPPORTED_ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif",
                               "application/pdf", "text/plain", "text/markdown", "text/csv")
+# A chat request with its attachments (base64): under Gemini's 20 MB inline-data request and
+# Cloud Run's 32 MiB request limit, which is also the most MAX_REQUEST_BYTES may be.
+DEFAULT_MAX_REQUEST_BYTES = 20 << 20
+MAX_REQUEST_BYTES_LIMIT = 32 << 20
 DEFAULT_SIGN_IN_PROVIDERS = "google.com"
 APP_CHECK_MODES = ("off", "monitor", "enforce")
 DEFAULT_RATE_LIMITS = "30/minute;50/hour;200/day"
@@ -178,7 +182,8 @@ def load_config(function: str, environ: Mapping[str, str] | None = None) -> Conf
         models=_models(env),
         gemini_base_url=_base_url(env, production),
         system_prompt=env.str("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
-        max_request_bytes=env.int("MAX_REQUEST_BYTES", 65536, 1024, 1 << 20),
+        max_request_bytes=env.int("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, 1024,
+                                  MAX_REQUEST_BYTES_LIMIT),
         max_message_chars=env.int("MAX_MESSAGE_CHARS", 8000, 1, 100_000),
         max_instructions_chars=env.int("MAX_INSTRUCTIONS_CHARS", 2000, 0, 20_000),
         max_history_messages=env.int("MAX_HISTORY_MESSAGES", 40, 0, 500),
@@ -212,6 +217,7 @@ def chat_settings(config: Config) -> dict:
             "maxAttachmentBytes": config.max_attachment_bytes,
             "attachmentTypes": list(config.attachment_types),
             "maxMessageChars": config.max_message_chars,
+            "maxRequestBytes": config.max_request_bytes,
             "maxInstructionsChars": config.max_instructions_chars,
         },
     }

@@ -108,7 +108,7 @@ def test_gcloud_reads_env_vars_and_secrets_as_intended(sdk_root, sandbox, golden
                              "source": "build/deploy/chat", "region": "europe-west1",
                              "triggerHttp": True, "allowUnauthenticated": True}
     assert chat["serviceConfig"] == {
-        "availableCpu": "1", "availableMemory": "512Mi", "maxInstanceCount": 9,
+        "availableCpu": "1", "availableMemory": "4Gi", "maxInstanceCount": 9,
         "minInstanceCount": 1, "maxInstanceRequestConcurrency": 20, "timeoutSeconds": 120,
         "serviceAccountEmail": "chat-fn@demo.iam.gserviceaccount.com",
         "environmentVariables": {

@@ -174,6 +174,8 @@ def example_keys() -> list[str]:
 
 def sample(key: str) -> str:
     """A valid value for `key` that differs from its default."""
+    if key == "MEMORY_CHAT":
+        return "3Gi"  # still holds 20 requests of the largest body (check_chat_memory)
     for knob, value in (("MEMORY", "2Gi"), ("CPU", "2"), ("CONCURRENCY", "3"),
                         ("INSTANCES", "4"), ("TIMEOUT", "33s")):
         if knob in key:
@@ -219,6 +221,16 @@ def test_example_documents_every_setting_and_each_one_matters(sandbox):
      "CONCURRENCY_HEALTH > 1 needs CPU_HEALTH >= 1 (below 1 vCPU"),
     (("auth", "--project", "demo"), "MAX_INSTANCES_AUTH=many",
      "MAX_INSTANCES_AUTH: must be a whole number"),
+    # 20 requests of 20 MiB at once need 256 + 20 x 110 MiB
+    (("chat", "--project", "demo"), "MEMORY_CHAT=2Gi",
+     "MEMORY_CHAT: 2048 MiB cannot hold CONCURRENCY_CHAT=20 requests of MAX_REQUEST_BYTES=20971520"
+     " at once: give it at least 2456 MiB"),
+    (("chat", "--project", "demo"), "MEMORY_CHAT=1Gi\nCONCURRENCY_CHAT=8\nMAX_REQUEST_BYTES=33554432",
+     "give it at least 1664 MiB"),
+    (("chat", "--project", "demo"), "MEMORY_CHAT=lots",
+     "MEMORY_CHAT: must be a whole number with Mi, Gi, M or G, like 4Gi"),
+    (("chat", "--project", "demo"), "MAX_REQUEST_BYTES=20MB",
+     "MAX_REQUEST_BYTES: must be a whole number of bytes"),
 ])
 def test_bad_input_is_one_clear_line(sandbox, args, env, message):
     if env is not None:
@@ -227,3 +239,11 @@ def test_bad_input_is_one_clear_line(sandbox, args, env, message):
     assert result.returncode != 0 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and message in result.stderr
     assert sandbox.calls() == []
+
+
+@pytest.mark.parametrize("env", ["MEMORY_CHAT=1Gi\nMAX_REQUEST_BYTES=65536",
+                                 "MEMORY_CHAT=2456Mi", "MEMORY_CHAT=3G"])
+def test_chat_memory_that_holds_its_concurrency_is_planned(sandbox, env):
+    (sandbox.repo / "deploy.env").write_text(env + "\n")
+    memory = env.split("\n")[0].split("=")[1]
+    assert f"--memory={memory} " in sandbox.plan("chat", "--project", "demo", env_file="deploy.env")

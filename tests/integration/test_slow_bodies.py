@@ -238,7 +238,7 @@ def test_tricklers_reaching_the_body_read_get_408_and_free_their_thread(function
 
 
 def test_chunked_trickler_gets_408_within_its_cap(functions, standin):
-    url = functions.url("chat", REQUIRE_AUTH="false", THREADS="8",
+    url = functions.url("chat", REQUIRE_AUTH="false", THREADS="8", MAX_REQUEST_BYTES="65536",
                         REQUEST_BODY_TIMEOUT_S=str(TIMEOUT_S))
     tricklers = [Trickler(url, first=b'{"message":', chunked=True, every=every)
                  for every in (None, 0.25)]

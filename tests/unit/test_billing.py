@@ -8,13 +8,13 @@ import pytest
 
 from billing import TOKENS_PER_TURN, Meter, charge, reservation
 from core.config import load_config
-from turn import Turn
+from turn import Said, Turn
 
 SYSTEM = "Be brief."  # 9 bytes
 MAX_OUTPUT = 100
 CONFIG = load_config("chat", {"APP_ENV": "development", "SYSTEM_PROMPT": SYSTEM,
                               "MAX_OUTPUT_TOKENS": str(MAX_OUTPUT)})
-TURN = Turn(message="hi", history=(("user", "a"), ("model", "bc")))
+TURN = Turn(message="hi", history=(Said("user", "a"), Said("model", "bc")))
 # The request Gemini is asked to count: the system prompt as a first user content, then the turn.
 INPUT = [{"role": "user", "parts": [{"text": SYSTEM}]},
          {"role": "user", "parts": [{"text": "a"}]},
@@ -62,9 +62,9 @@ def test_reservation_grows_with_the_system_prompt_and_the_output_limit():
 @pytest.mark.parametrize("text, utf8_bytes", [("😀", 4), ("日本語", 9), ("é", 2), ("👩‍💻", 11)])
 def test_multi_byte_text_counts_bytes_not_characters(text, utf8_bytes):
     assert len(text.encode()) == utf8_bytes  # the premise
-    plain = reservation(Turn(message="x", history=(("user", "x"),)), CONFIG)
-    as_message = reservation(Turn(message=text, history=(("user", "x"),)), CONFIG)
-    in_history = reservation(Turn(message="x", history=(("user", text),)), CONFIG)
+    plain = reservation(Turn(message="x", history=(Said("user", "x"),)), CONFIG)
+    as_message = reservation(Turn(message=text, history=(Said("user", "x"),)), CONFIG)
+    in_history = reservation(Turn(message="x", history=(Said("user", text),)), CONFIG)
     assert as_message - plain == in_history - plain == utf8_bytes - 1
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import ApiError
 from core.quota import Quota
+from turn import Said
 from upstream import Chunk
 
 ORIGIN = "https://app.example"
@@ -159,7 +160,7 @@ def test_stream_has_the_spec_headers_and_events(chat, gemini):
         b'"usage": {"inputTokens": 2, "outputTokens": 3}, '
         b'"quota": {"requestsLeft": 29, "tokensLeft": 199995}}\n\n')
     ((kind, turn, subject),) = answers(gemini)
-    assert kind == "stream" and turn.history == (("user", "a"), ("model", "b"))
+    assert kind == "stream" and turn.history == (Said("user", "a"), Said("model", "b"))
     assert subject.startswith("ip:")  # anonymous caller: a pseudonym, never the raw address
     # Gemini's totalTokens (5) was charged to the caller's daily budget.
     assert chat[1].QUOTA.status(subject)["tokens"]["remaining"] == 200_000 - 5

@@ -200,7 +200,7 @@ def test_good_production_config_has_typed_fields():
 def test_defaults_of_the_spec():
     config = load_config("chat", GOOD_PROD)
     assert (config.max_request_bytes, config.max_message_chars, config.max_history_messages,
-            config.max_output_tokens, config.gemini_timeout_s) == (65536, 8000, 40, 2048, 60.0)
+            config.max_output_tokens, config.gemini_timeout_s) == (20 << 20, 8000, 40, 2048, 60.0)
     assert config.require_auth is True and config.check_revoked is False
     assert config.system_prompt == DEFAULT_SYSTEM_PROMPT
     assert config.gemini_base_url is None
@@ -569,10 +569,11 @@ def test_chat_settings_is_the_block_of_get_api_auth():
     from core.config import chat_settings
 
     config = load_config("auth", env(GEMINI_MODELS="gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3",
-                                     MAX_MESSAGE_CHARS="4000", ATTACHMENT_TYPES="application/pdf"))
+                                     MAX_MESSAGE_CHARS="4000", ATTACHMENT_TYPES="application/pdf",
+                                     MAX_REQUEST_BYTES="1048576"))
     assert chat_settings(config) == {
         "models": [{"id": "gemini-2.5-flash", "weight": 1},
                    {"id": "gemini-2.5-flash-lite", "weight": 0.3}],
         "limits": {"maxAttachments": 4, "maxAttachmentBytes": 5242880,
                    "attachmentTypes": ["application/pdf"], "maxMessageChars": 4000,
-                   "maxInstructionsChars": 2000}}
+                   "maxInstructionsChars": 2000, "maxRequestBytes": 1048576}}

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from core.config import load_config
 from core.errors import ApiError
-from turn import PREFERENCES_CLOSE, PREFERENCES_OPEN, Turn, parse_turn, system_instruction
+from turn import PREFERENCES_CLOSE, PREFERENCES_OPEN, Said, Turn, parse_turn, system_instruction
 
 MODELS = "gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-pro:8"
 SYSTEM = "Operator rules."
@@ -36,11 +36,11 @@ def test_message_only():
 def test_history_is_kept_in_order():
     turn = parse_turn({"message": "3rd", "history": [item("user", "1st"), item("model", "2nd")]},
                       CONFIG)
-    assert turn.history == (("user", "1st"), ("model", "2nd"))
+    assert turn.history == (Said("user", "1st"), Said("model", "2nd"))
 
 
 def test_contents_is_history_then_the_new_message():
-    turn = Turn("now", (("user", "q"), ("model", "a")))
+    turn = Turn("now", (Said("user", "q"), Said("model", "a")))
     assert turn.contents() == [
         {"role": "user", "parts": [{"text": "q"}]},
         {"role": "model", "parts": [{"text": "a"}]},
@@ -174,8 +174,9 @@ def test_instructions_that_are_not_a_string_are_refused(instructions):
 
 
 def test_unknown_fields_are_still_refused_next_to_the_new_ones():
-    body = {"message": "hi", "model": "gemini-2.5-pro", "instructions": "x", "attachments": []}
-    assert "'attachments'" in refused(body).message
+    body = {"message": "hi", "model": "gemini-2.5-pro", "instructions": "x", "attachments": [],
+            "files": []}
+    assert "'files'" in refused(body).message
 
 
 def test_system_instruction_is_the_operator_prompt_then_the_delimited_preferences():
