@@ -17,9 +17,11 @@ export async function storageUsage() {
  */
 export function createPersistOnce(count) {
   let persisting = null;
+  // The storage manager of the page this history was opened in (a page never gets another one;
+  // a test's stand-in then reaches only the histories opened after it was put in place).
+  const storage = globalThis.navigator?.storage;
   return function persistOnce() {
     if (persisting) return persisting;
-    const storage = globalThis.navigator?.storage;
     if (typeof storage?.persist !== "function") return Promise.resolve(null);
     persisting = (async () => {
       if ((await count()) === 0) return null;
