@@ -14,6 +14,7 @@ slow but steady upload still gets through. A body given up on, timed out or simp
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -24,6 +25,12 @@ __all__ = ["read_json", "check_fields", "abandon_unread", "MAX_DEPTH", "MIN_BODY
            "TIMEOUT_KEY"]
 
 MAX_DEPTH = 32
+# The most JSON structure outside strings (brackets, commas, colons, numbers, literals; not
+# whitespace) a body may have. A chat request's bulk is strings (texts, base64 attachments);
+# its structure is a few characters per history item. Bounding it bounds the Python objects a
+# body can become: 20 MiB of "[]," would otherwise be 7 million lists (~600 MB) in one request.
+MAX_STRUCTURE_CHARS = 256 * 1024
+_SPACE = re.compile(r"[ \t\n\r]+")
 # The slowest average upload rate we wait for, in bytes per second (512 kbit/s, a poor mobile
 # uplink): a body gets REQUEST_BODY_TIMEOUT_S plus its length at this rate to arrive in all.
 # A 20 MiB attachment thus gets 10 s + 320 s; a 64 KiB chat request 10 s + 1 s.
@@ -179,7 +186,10 @@ def parse_json_object(raw: bytes) -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _invalid("The body is not valid UTF-8.", "utf8") from None
-    if _nesting_depth(text) > MAX_DEPTH:
+    structure = _structure(text)
+    if len(structure) - sum(structure.count(space) for space in " \t\n\r") > MAX_STRUCTURE_CHARS:
+        raise _invalid("The JSON has too many elements.", "structure")
+    if _nesting_depth(_SPACE.sub("", structure)) > MAX_DEPTH:
         raise _invalid("The JSON is nested too deeply.", "depth")
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
@@ -223,21 +233,19 @@ def _invalid(message: str, reason: str) -> ApiError:
     return ApiError("invalid_argument", message, reason=reason)
 
 
-def _nesting_depth(text: str) -> int:
-    """Deepest [ / { nesting outside strings, found without recursion."""
+def _structure(text: str) -> str:
+    """`text` without its strings, in C-speed steps: escaped backslashes, then
+    escaped quotes, are removed (both pair up left to right, as the JSON parser reads them), so
+    every quote left opens or closes a string, and the pieces between pairs of them are the
+    structure (after an odd quote, the rest is an unterminated string, as the parser sees it)."""
+    return "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[0::2])
+
+
+def _nesting_depth(structure: str) -> int:
+    """Deepest [ / { nesting of a body's structure (its strings removed), without recursion."""
     depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for char in structure:
+        if char in "[{":
             depth += 1
             deepest = max(deepest, depth)
             if deepest > MAX_DEPTH:

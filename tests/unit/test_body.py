@@ -12,8 +12,12 @@ import types
 import flask
 import pytest
 
-from core.body import (MAX_DEPTH, MIN_BODY_RATE, TIMEOUT_KEY, abandon_unread, check_fields,
-                       parse_json_object, read_json)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.body import (MAX_DEPTH, MAX_STRUCTURE_CHARS, MIN_BODY_RATE, TIMEOUT_KEY,
+                       abandon_unread, check_fields, parse_json_object, read_json)
+from core.body import _nesting_depth, _structure
 from core.errors import ApiError
 
 APP = flask.Flask(__name__)
@@ -155,6 +159,51 @@ def test_escaped_quote_does_not_end_the_string():
 def test_escaped_backslash_ends_the_string_so_later_brackets_count():
     deep = b"[" * 40 + b"]" * 40
     assert "nested too deeply" in invalid(b'{"a": "\\\\", "b": ' + deep + b"}").message
+
+
+def reference_depth(text: str) -> int | None:
+    """The deepest nesting outside strings, read one character at a time (the obvious way);
+    None for a backslash outside strings (never JSON: the parser refuses it either way)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == "\\":
+            return None
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='[]{}"\\ :,ab', max_size=80))
+def test_the_structure_scan_finds_the_same_nesting_as_a_character_loop(text):
+    expected = reference_depth(text)
+    if expected is None:
+        with pytest.raises(ApiError):
+            parse_json_object(f'{{"a": {text}}}'.encode())
+    else:
+        assert _nesting_depth(_structure(text)) == expected
+
+
+def test_structure_outside_strings_is_bounded():
+    items = b"[]," * (MAX_STRUCTURE_CHARS // 3 + 1)
+    error = invalid(b'{"history": [' + items + b"[]]}")
+    assert error.reason == "structure" and "too many elements" in error.message
+
+
+def test_large_strings_and_whitespace_are_not_structure():
+    text = "x" * (4 * MAX_STRUCTURE_CHARS)
+    raw = ('{\n' + " " * (2 * MAX_STRUCTURE_CHARS) + '"a": "' + text + '", "b": ['
+           + '"[]{},\\"", ' * 1000 + '"z"]}').encode()
+    value = parse_json_object(raw)
+    assert value["a"] == text and len(value["b"]) == 1001
 
 
 @pytest.mark.parametrize(("raw", "words"), [
