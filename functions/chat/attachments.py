@@ -216,9 +216,12 @@ def _b64decode(data: str) -> bytes | None:
     if len(data) % 4:
         return None
     try:  # validate=True: only the standard alphabet, "=" only as the padding at the end
-        return base64.b64decode(data, validate=True)
+        raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return None
+    # ...yet it takes a padding quantum of its own ("AAAA====") and stray bits in the last
+    # character ("QR=="): only the one canonical form is RFC 4648 base64 (and sized exactly).
+    return raw if base64.b64encode(raw) == data.encode("ascii") else None
 
 
 def _size(n: int) -> str:

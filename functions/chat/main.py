@@ -38,6 +38,8 @@ def answer(request):
     identity = authenticate(request, CONFIG)
     turn = parse_turn(read_json(request, CONFIG.max_request_bytes), CONFIG)
     meter = Meter()
+    if any(attachment.token_bound() is None for attachment in turn.all_attachments()):
+        QUOTA.precheck_chat(identity.subject)  # Gemini counts no file of a refused request
     count_media = functools.partial(GEMINI.count_media, subject=identity.subject, model=turn.model)
     admission = QUOTA.admit_chat(identity.subject, reservation(turn, CONFIG, count_media))
 

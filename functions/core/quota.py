@@ -71,6 +71,26 @@ class Quota:
             raise refusal
         return admission
 
+    def precheck_chat(self, subject: str) -> None:
+        """Raise the refusal admit_chat would give `subject` right now, reading only: before
+        work a refused request must not cause (Gemini counting its attachments' tokens).
+        admit_chat still decides, atomically; this only turns away the already refused."""
+        now = time.time()
+        keys = _Keys(subject, now, _stream_period(self._config))
+        ops = [(item.key_for("chat", subject), item.get_expiry(), 0) for item in self.chat_items]
+        ops += [(keys.user_budget, keys.budget_ttl, 0), (keys.global_budget, keys.budget_ttl, 0),
+                (keys.streams, keys.stream_ttl, 0), (keys.earlier_streams, keys.stream_ttl, 0)]
+        counts, _ = self._run("incr_many", ops, shared_only=True)
+        rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
+        with_this_one = [(count + 1, end) for count, end in rates]
+        refusal = (_budget_refusal(self._config, used, global_used, keys, now)
+                   or _rate_refusal(self.chat_items, with_this_one, now)
+                   or _stream_refusal(self._config, streams + earlier + 1))
+        if refusal is not None:
+            log.security_event("limit_refused", subject=subject, function=self._config.function,
+                               limit=refusal.reason)
+            raise refusal
+
     def admit_request(self, subject: str) -> None:
         """Count one request to the auth function, or raise 429 `rate_limited`."""
         now = time.time()

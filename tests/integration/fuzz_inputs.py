@@ -10,6 +10,7 @@ import time
 
 from hypothesis import strategies as st
 
+from tests.integration.fuzz_attachments import attachment_lists, attachments_statuses
 from tests.integration.fuzz_http import ALLOWED_ORIGINS, LEAKS, request_bytes
 from tests.integration.harness import APP_ORIGIN, PROJECT_ID
 
@@ -73,9 +74,15 @@ def _history_items():
                                        "function", "tool", "", " user", "user\x00"]),
                       texts, json_values)
     item = st.fixed_dictionaries({}, optional={"role": roles, "text": message_values,
-                                               "parts": json_values, "Role": texts})
+                                               "parts": json_values, "Role": texts,
+                                               "attachments": attachment_lists | json_values})
     valid = st.fixed_dictionaries({"role": st.sampled_from(["user", "model"]), "text": texts})
-    return st.one_of(valid, item, json_values)
+    return st.one_of(valid, item, _attached_turns, json_values)
+
+
+_attached_turns = st.fixed_dictionaries(  # a user turn's files (a model turn may carry none)
+    {"role": st.sampled_from(["user", "user", "model"]), "text": texts | edge_texts,
+     "attachments": attachment_lists})
 
 
 UNKNOWN_FIELDS = ["system_instruction", "systemInstruction", "temperature", "model",
@@ -88,9 +95,16 @@ chat_bodies = st.fixed_dictionaries({}, optional={
     "history": st.one_of(st.lists(_history_items(), max_size=4), json_values,
                          st.integers(MAX_HISTORY - 1, MAX_HISTORY + 1).map(
                              lambda n: [{"role": "user", "text": "x"}] * n)),
+    "attachments": attachment_lists | attachment_lists | json_values,
 }).flatmap(lambda body: st.just(body) | st.dictionaries(
     st.sampled_from(UNKNOWN_FIELDS) | texts, json_values, max_size=2).map(
         lambda extra: {**extra, **body}))
+
+# Bodies about files: a message, its attachments, and a history whose user turns carry some.
+attachment_bodies = st.fixed_dictionaries(
+    {"message": texts | edge_texts, "attachments": attachment_lists},
+    optional={"history": st.lists(_attached_turns | st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "model"]), "text": texts}), max_size=3)})
 
 json_bodies = st.one_of(
     st.builds(dump, json_values, st.booleans()),
@@ -110,10 +124,21 @@ json_bodies = st.one_of(
 )
 
 
-def valid_chat(raw: bytes) -> bool:
-    """The SPEC's chat request (strict UTF-8 JSON, exact schema), decided without the product."""
-    if len(raw) > MAX_BYTES or raw.startswith(b"\xef\xbb\xbf"):
-        return False
+def chat_statuses(raw: bytes) -> frozenset[int]:
+    """The statuses the SPEC allows for this chat body (strict UTF-8 JSON, exact schema, each
+    check in the SPEC's order, the first failure answering), decided without the product:
+    {200} for a valid request."""
+    if len(raw) > MAX_BYTES:
+        return frozenset({413})
+    body = _strict_json(raw)
+    if not isinstance(body, dict):
+        return frozenset({400})
+    return _body_statuses(body) or frozenset({200})
+
+
+def _strict_json(raw: bytes):
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return None
 
     def pairs(items):
         if len({key for key, _ in items}) != len(items):
@@ -127,24 +152,48 @@ def valid_chat(raw: bytes) -> bool:
         body = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs, parse_constant=no_constant)
         json.dumps(body, ensure_ascii=False).encode("utf-8")  # a lone surrogate cannot be sent
     except (ValueError, RecursionError):
-        return False
+        return None
+    return body
 
-    def good_text(value) -> bool:
-        return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_CHARS
 
-    if not isinstance(body, dict) or set(body) - {"message", "history", "model", "instructions"} \
-            or not good_text(body.get("message")):
-        return False
-    if "model" in body and not (isinstance(body["model"], str) and body["model"] in MODELS):
-        return False
+BAD = frozenset({400})
+FIELDS = {"message": str, "history": list, "model": str, "instructions": str, "attachments": list}
+
+
+def _body_statuses(body: dict) -> frozenset[int]:
+    """Empty when the body passes; the message's attachments are checked before its text."""
+    if set(body) - set(FIELDS) or "message" not in body or any(
+            not isinstance(body[name], kind) for name, kind in FIELDS.items() if name in body):
+        return BAD
+    attachments = body.get("attachments", [])
+    if statuses := attachments_statuses(attachments):
+        return statuses
+    if not _good_text(body["message"], blank_ok=bool(attachments)):
+        return BAD
+    if "model" in body and body["model"] not in MODELS:
+        return BAD
     instructions = body.get("instructions", "")
-    if not isinstance(instructions, str) or (instructions.strip()
-                                             and len(instructions) > MAX_INSTRUCTIONS):
-        return False
+    if instructions.strip() and len(instructions) > MAX_INSTRUCTIONS:
+        return BAD
     history = body.get("history", [])
-    return isinstance(history, list) and len(history) <= MAX_HISTORY and all(
-        isinstance(item, dict) and set(item) == {"role", "text"}
-        and item["role"] in ("user", "model") and good_text(item["text"]) for item in history)
+    if len(history) > MAX_HISTORY:
+        return BAD
+    for item in history:
+        if not isinstance(item, dict) or set(item) - {"role", "text", "attachments"} \
+                or not isinstance(item.get("role"), str) or not isinstance(item.get("text"), str) \
+                or not isinstance(item.get("attachments", []), list) \
+                or item["role"] not in ("user", "model") \
+                or "attachments" in item and item["role"] != "user":
+            return BAD
+        if statuses := attachments_statuses(item.get("attachments", [])):
+            return statuses
+        if not _good_text(item["text"], blank_ok=bool(item.get("attachments"))):
+            return BAD
+    return frozenset()
+
+
+def _good_text(value: str, blank_ok: bool) -> bool:
+    return (blank_ok or bool(value.strip())) and len(value) <= MAX_CHARS
 
 
 # ---- header values ---------------------------------------------------------------------------

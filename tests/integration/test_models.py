@@ -128,7 +128,8 @@ def test_get_api_auth_has_the_chat_block(functions, sign_in):
                    {"id": "gemini-2.5-pro", "weight": 8}],
         "limits": {"maxAttachments": 2, "maxAttachmentBytes": 5 * 1024 * 1024,
                    "attachmentTypes": ["image/png", "application/pdf"],
-                   "maxMessageChars": 4000, "maxInstructionsChars": 300}}
+                   "maxMessageChars": 4000, "maxInstructionsChars": 300,
+                   "maxRequestBytes": 20 * 1024 * 1024}}
 
 
 def test_get_api_auth_defaults_to_the_one_gemini_model(functions, sign_in):

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from attachments import Attachment
 from billing import TOKENS_PER_TURN, Meter, charge, reservation
 from core.config import load_config
+from tests.media_files import heic, heif, jpeg, pdf, png, webp
 from turn import Said, Turn
 
 SYSTEM = "Be brief."  # 9 bytes
@@ -270,3 +272,91 @@ def test_the_counted_input_has_the_instructions_in_the_system_instruction():
     assert count.calls == [[{"role": "user", "parts": [{"text": system_instruction(turn, CONFIG)}]},
                             *INPUT[1:]]]
     assert "Be terse." in count.calls[0][0]["parts"][0]["text"]
+
+
+# --- issue #10: attachments ------------------------------------------------------------------------
+
+def with_files(*files, history=(), model=None) -> Turn:
+    return Turn(message="hi", history=history, model=model,
+                attachments=tuple(Attachment("f", mime, raw) for mime, raw in files))
+
+
+class CountMedia:
+    """A fake Gemini.count_media: `tokens` per attachment, recording what it was asked."""
+
+    def __init__(self, tokens: int):
+        self.tokens = tokens
+        self.asked: list[tuple[str, bytes]] = []
+
+    def __call__(self, attachment) -> int:
+        self.asked.append((attachment.mime_type, attachment.data))
+        return self.tokens
+
+
+BASE = reservation(Turn(message="hi", history=()), CONFIG)
+
+
+@pytest.mark.parametrize("width, height, tokens", [
+    (10, 10, 258), (384, 384, 258), (385, 100, 258), (769, 1, 2 * 258), (4000, 4000, 36 * 258)])
+def test_an_image_reserves_gemini_s_published_tile_rule(width, height, tokens):
+    for mime, raw in (("image/png", png(width, height)), ("image/jpeg", jpeg(width, height)),
+                      ("image/webp", webp(width, height, "VP8X"))):
+        count = CountMedia(10**9)
+        assert reservation(with_files((mime, raw)), CONFIG, count) == BASE + tokens + 8
+        assert count.asked == []  # a rule bounds it: Gemini is not asked
+
+
+def test_a_text_file_reserves_its_bytes():
+    raw = "naïve, 日本\n".encode()
+    assert reservation(with_files(("text/csv", raw)), CONFIG) == BASE + len(raw) + 8
+
+
+@pytest.mark.parametrize("mime, raw", [("application/pdf", pdf()), ("image/heic", heic()),
+                                       ("image/heif", heif())])
+def test_pdf_and_heif_reserve_gemini_s_own_count(mime, raw):
+    count = CountMedia(1032)
+    assert reservation(with_files((mime, raw)), CONFIG, count) == BASE + 1032 + 8
+    assert count.asked == [(mime, raw)]
+
+
+def test_an_image_without_a_readable_size_is_counted_by_gemini():
+    count = CountMedia(258)
+    unreadable = b"\xff\xd8\xff\xd9"  # a JPEG with no frame header
+    assert reservation(with_files(("image/jpeg", unreadable)), CONFIG, count) == BASE + 258 + 8
+    assert count.asked == [("image/jpeg", unreadable)]
+
+
+def test_without_count_media_a_pdf_cannot_be_reserved():
+    with pytest.raises(ValueError, match="count_media"):
+        reservation(with_files(("application/pdf", pdf())), CONFIG)
+    assert reservation(with_files(("image/png", png())), CONFIG) == BASE + 266  # no need
+
+
+def test_every_attachment_of_the_history_and_the_message_is_reserved():
+    document = Attachment("d", "application/pdf", pdf(2))
+    history = (Said("user", "", (Attachment("i", "image/png", png(1000, 1000)), document)),
+               Said("model", "ok"))
+    turn = Turn(message="again", history=history, attachments=(document,))
+    count = CountMedia(516)
+    plain = reservation(Turn(message="again", history=(Said("user", ""), Said("model", "ok"))),
+                        CONFIG)
+    assert reservation(turn, CONFIG, count) == plain + (4 * 258 + 8) + 2 * (516 + 8)
+    # billing asks for each; Gemini.count_media remembers a count by the bytes' hash
+    assert count.asked == [("application/pdf", pdf(2))] * 2
+
+
+def test_attachments_are_weighted_with_the_model():
+    files = (("image/png", png(4000, 4000)), ("application/pdf", pdf()))
+    raw = reservation(with_files(*files), CONFIG, CountMedia(258))
+    assert raw == BASE + 36 * 258 + 8 + 258 + 8
+    assert reservation(with_files(*files, model="gemini-2.5-pro"), WEIGHTED,
+                       CountMedia(258)) == 8 * raw
+    assert reservation(with_files(*files, model="gemini-2.5-flash-lite"), WEIGHTED,
+                       CountMedia(258)) == -(-raw * 3 // 10)
+
+
+def test_the_charge_stays_gemini_s_usage_whatever_was_attached():
+    meter, count = Meter(), Count()
+    meter.record(usage(9300, 5, 9305), "Hello", final=True)
+    assert charge(meter, with_files(("image/png", png(4000, 4000))), CONFIG, count) == 9305
+    assert count.calls == []

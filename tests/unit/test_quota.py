@@ -364,3 +364,35 @@ def test_streams_overlapping_without_end_keep_their_count(wall_clock):
         second = quota.admit_chat("uid:a", 0)  # cap 2: exactly one more fits
         assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
         second.settle(0)
+
+
+# --- precheck_chat: turning the already refused away before work they must not cause --------
+
+@pytest.mark.parametrize("env, fill, code, reason", [
+    ({"RATE_LIMITS": "3/minute"}, lambda q: admit_and_finish(q, "uid:p", 3),
+     "rate_limited", "rate:3 per 1 minute"),
+    ({"DAILY_TOKEN_BUDGET": "100"}, lambda q: q.admit_chat("uid:p", 0).settle(100),
+     "quota_exceeded", "user_token_budget"),
+    ({"GLOBAL_DAILY_TOKEN_BUDGET": "100"}, lambda q: q.admit_chat("uid:other", 0).settle(100),
+     "quota_exceeded", "global_token_budget"),
+    ({"MAX_CONCURRENT_STREAMS_PER_USER": "2"},
+     lambda q: [q.admit_chat("uid:p", 0) for _ in range(2)], "rate_limited", "concurrent_streams"),
+])
+def test_precheck_refuses_exactly_as_admission_would(env, fill, code, reason):
+    quota = make_quota(**env)
+    quota.precheck_chat("uid:p")  # room: no refusal
+    fill(quota)
+    before = quota.status("uid:p")
+    checked = refusal(quota.precheck_chat, "uid:p")
+    assert quota.status("uid:p") == before  # the precheck counted nothing
+    admitted = refusal(quota.admit_chat, "uid:p", 0)
+    assert (checked.code, checked.reason) == (admitted.code, admitted.reason) == (code, reason)
+    assert checked.retry_after == admitted.retry_after
+
+
+def test_precheck_reads_only():
+    quota = make_quota(RATE_LIMITS="2/minute", MAX_CONCURRENT_STREAMS_PER_USER="1")
+    for _ in range(10):
+        quota.precheck_chat("uid:q")
+    admit_and_finish(quota, "uid:q", 2)  # both requests of the window are still there
+    assert refusal(quota.precheck_chat, "uid:q").code == "rate_limited"
