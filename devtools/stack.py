@@ -32,6 +32,9 @@ RUN_DIR = ROOT / ".run"
 # What the local stack itself decides; .env and the shell cannot change these.
 _STACK_OWNED = {"APP_ENV", "FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
                 "FIREBASE_PROJECT_ID", "GEMINI_API_KEY", "GEMINI_BASE_URL"}
+# A choice of models (the stand-in knows each), so the web app shows its model picker locally.
+# GEMINI_MODELS or GEMINI_MODEL from .env or the shell wins (GEMINI_MODEL alone: that one model).
+DEV_MODELS = "gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-pro:8"
 
 
 def read_dotenv(path: pathlib.Path) -> dict[str, str]:
@@ -60,6 +63,7 @@ def function_env(overrides: dict[str, str],
         "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{ports['auth-emulator']}",
         "GEMINI_API_KEY": real_key or "standin-key",
         **({} if real_key else {"GEMINI_BASE_URL": f"http://127.0.0.1:{ports['gemini-standin']}"}),
+        **({} if {"GEMINI_MODELS", "GEMINI_MODEL"} & overrides.keys() else {"GEMINI_MODELS": DEV_MODELS}),
     }
     env.update({k: v for k, v in overrides.items() if k not in _STACK_OWNED})
     return env, bool(real_key)
@@ -188,7 +192,7 @@ Local stack is up (logs in .run/):
   auth    http://127.0.0.1:{PORTS['auth']}/      (GET who am I, POST /revoke)
   health  http://127.0.0.1:{PORTS['health']}/      (GET)
   Firebase Auth emulator  http://127.0.0.1:{PORTS['auth-emulator']}  (project {PROJECT_ID})
-  Gemini  {gemini}
+  Gemini  {gemini}; models {env.get("GEMINI_MODELS") or env.get("GEMINI_MODEL", "gemini-2.5-flash")}
   Rate limits and budgets  {store.summary}
 An ID token for curl:  TOKEN=$(.venv/bin/python devtools/stack.py token)
 Ctrl-C stops everything.""", flush=True)

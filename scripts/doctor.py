@@ -264,6 +264,12 @@ def check_site(report: Report, args) -> None:
                    "has no max-age" if header == "Strict-Transport-Security"
                    and "max-age=" not in value.lower() else None)
         report.check(problem is None, f"{args.site}: {header} {problem or 'present'}", fix)
+    if args.site_csp:  # thumbnails of a user's attachments are blob: URLs (firebase.json allows them)
+        images = next((rule.split()[1:] for rule in args.site_csp.split(";")
+                       if rule.split()[:1] == ["img-src"]), [])
+        report.check("blob:" in images, f"{args.site}: CSP img-src "
+                     + ("allows blob: (attachment thumbnails)" if "blob:" in images else
+                        "does not allow blob: (attachment thumbnails are blocked)"), fix)
 
 
 def check_app_check(report: Report, args) -> None:

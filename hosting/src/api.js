@@ -157,10 +157,42 @@ async function callAuth(path, method, token, fetchImpl) {
 }
 
 /**
- * GET /api/auth: who am I + quota. Rejects with ApiError (403 permission_denied if not allowed).
+ * GET /api/auth: who am I, the quota, and `chat` (the models and limits: see normalizeChat).
+ * Rejects with ApiError (403 permission_denied if not allowed).
  */
 export async function fetchMe(token, fetchImpl = globalThis.fetch) {
   return (await callAuth("/api/auth", "GET", token, fetchImpl)).json();
+}
+
+// /api/auth's chat.limits: each key and the least value it may have (0 turns a feature off).
+const CHAT_LIMITS = {
+  maxAttachments: 0, maxAttachmentBytes: 1, maxMessageChars: 1, maxInstructionsChars: 0, maxRequestBytes: 1,
+  maxHistoryMessages: 1,
+};
+const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,99}$/;
+
+/**
+ * /api/auth's `chat` -> {models: [{id, weight}], limits}, or null when it says nothing usable.
+ * Whatever is malformed is left out (a model without a sane id or a positive weight, a limit
+ * that is not a whole number in range, a type that is not a string), never guessed.
+ */
+export function normalizeChat(chat) {
+  if (!chat || typeof chat !== "object") return null;
+  const models = [];
+  for (const model of Array.isArray(chat.models) ? chat.models : []) {
+    const { id, weight } = model || {};
+    const valid = typeof id === "string" && MODEL_ID.test(id) && typeof weight === "number" && Number.isFinite(weight) && weight > 0;
+    if (valid && !models.some((m) => m.id === id)) models.push({ id, weight });
+  }
+  const given = chat.limits && typeof chat.limits === "object" ? chat.limits : {};
+  const limits = {};
+  for (const [key, least] of Object.entries(CHAT_LIMITS)) {
+    if (Object.hasOwn(given, key) && Number.isSafeInteger(given[key]) && given[key] >= least) limits[key] = given[key];
+  }
+  if (Object.hasOwn(given, "attachmentTypes") && Array.isArray(given.attachmentTypes)) {
+    limits.attachmentTypes = given.attachmentTypes.filter((type) => typeof type === "string" && type !== "");
+  }
+  return models.length || Object.keys(limits).length ? { models, limits } : null;
 }
 
 /** POST /api/auth/revoke: sign out everywhere (revokes all refresh tokens). */

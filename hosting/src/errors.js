@@ -33,8 +33,9 @@ const MESSAGES = {
   method_not_allowed: "The chat service refused this kind of request. Reload the page and try again.",
   request_timeout: "The message took too long to upload. Check your connection and try again.",
   payload_too_large:
-    "This message and the conversation before it are too long to send. Shorten it or start a new chat.",
-  unsupported_media_type: "The chat service could not read the request. Reload the page and try again.",
+    "This message, its files and the conversation before it are too large to send. Remove a file, shorten the message or start a new chat.",
+  unsupported_media_type:
+    "The chat service does not accept one of the attached files (its type, or content that is not of its type). Remove it and send again.",
   blocked: "Gemini's safety filters blocked this answer. Try rephrasing your message.",
   rate_limited: "You're sending messages too quickly.",
   quota_exceeded: "You've used up today's quota. It resets at midnight UTC.",

@@ -11,6 +11,7 @@ import { loadRuntimeConfig } from "./config.js";
 import { DEFAULT_LIMITS } from "./conversation.js";
 import { ApiError } from "./errors.js";
 import { createHistory } from "./history/session.js";
+import { NO_PREFERENCES, trackPreferences } from "./preferences.js";
 import { createStore, watch } from "./state.js";
 import { initThemeToggle } from "./theme.js";
 import { mountAccount } from "./ui/account.js";
@@ -19,6 +20,7 @@ import { mountChat } from "./ui/chat.js";
 import { focusComposer, mountComposer } from "./ui/composer.js";
 import { byTestId } from "./ui/dom.js";
 import { mountMessages } from "./ui/messages.js";
+import { mountModelPicker } from "./ui/model-picker.js";
 import { mountQuota } from "./ui/quota.js";
 import { mountSettings, readHistorySetting } from "./ui/settings.js";
 
@@ -30,7 +32,9 @@ const store = createStore({
   user: null, // the Firebase user, or null
   meName: null, // the name /api/auth knows
   notAllowed: false, // not on the allow-list
-  limits: DEFAULT_LIMITS,
+  limits: DEFAULT_LIMITS, // then config.json's, then /api/auth's chat.limits merged in
+  chat: null, // /api/auth's chat settings, {models: [{id, weight}] (the default first), limits}
+  preferences: NO_PREFERENCES, // this account's model and instructions, on this device (preferences.js)
   owner: "", // the uid the conversation on screen belongs to ("" when signed out)
   messages: [], // the conversation on screen (conversation.js's Message)
   historyOn: readHistorySetting(), // keep history on this device (settings.js)
@@ -42,6 +46,7 @@ const store = createStore({
   busy: false, // an answer is streaming
   editingId: null, // the message in the edit form
   draft: "", // the message box's text
+  pending: [], // attachments waiting to be sent with the next message (src/attachments/)
   ...NO_BANNER, // banner, blockedUntil
   quota: null,
 });
@@ -52,12 +57,14 @@ watch(store, ["phase"], ({ phase }) => {
 });
 const history = createHistory(store, { stop: () => chat.stop(), notify: (notice) => showBanner(store, notice) });
 const chat = mountChat(store, history);
-const account = mountAccount(store, chat, history);
+const preferences = trackPreferences(store);
+const account = mountAccount(store, chat, history, preferences);
 mountMessages(store, chat);
 mountComposer(store, chat);
+mountModelPicker(store, preferences);
 mountBanner(store, { retry: chat.regenerate, signIn: account.signIn, focus: () => focusComposer(store) });
 mountQuota(store);
-mountSettings(store);
+mountSettings(store, preferences);
 // The history list is its own chunk, loaded once someone is signed in with history on.
 let historyList = null;
 watch(store, ["historyStatus"], ({ historyStatus }) => {
@@ -81,7 +88,7 @@ async function start() {
     failed("Runtime configuration could not be loaded", error);
     return;
   }
-  store.set({ config, limits: config.limits });
+  store.set({ config, limits: { ...store.get().limits, ...config.limits } });
   try {
     const auth = startAuth(config, {
       onUser: account.onUser,

@@ -9,7 +9,7 @@ describe("runtime config", () => {
     expect(config.firebase).toEqual({ apiKey: "k", authDomain: "p.firebaseapp.com", projectId: "p", appId: "1:2:web:3" });
     expect(config.chatUrl).toBe("https://chat-abc.a.run.app/");
     expect(config.authEmulatorUrl).toBeNull();
-    expect(config.limits).toEqual({ maxMessageChars: 8000, maxHistoryMessages: 40, maxRequestBytes: 65536 });
+    expect(config.limits).toEqual({ maxMessageChars: 8000, maxHistoryMessages: 40, maxRequestBytes: 20 * 1024 * 1024 });
   });
 
   it("accepts the development emulator and local http URLs", () => {

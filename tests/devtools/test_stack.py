@@ -8,6 +8,7 @@ import json
 import shutil
 import socket
 
+import pytest
 import requests
 import stack  # devtools/, put on sys.path by conftest.py
 from auth_emulator import sign_in_with_google
@@ -77,10 +78,28 @@ def test_auth_shows_what_chat_enforces(tmp_path, monkeypatch):
         budget = quota["tokens"]["dailyLimit"]
         assert budget == 200_000
         assert quota["tokens"]["remaining"] == done["quota"]["tokensLeft"] == budget - CHARGED
+        # A choice of models by default, so the web app shows its picker (stack.DEV_MODELS).
+        assert me.json()["chat"]["models"] == [
+            {"id": "gemini-2.5-flash", "weight": 1}, {"id": "gemini-2.5-flash-lite", "weight": 0.3},
+            {"id": "gemini-2.5-pro", "weight": 8}]
     finally:
         stack.stop_stack(started)
     assert [group_members(group) for group in groups] == [[] for _ in groups]
     assert [name for name, port in ports.items() if listening(port)] == []
+
+
+@pytest.mark.parametrize(("dotenv", "expected"), [
+    ("", {"GEMINI_MODELS": stack.DEV_MODELS}),
+    ("GEMINI_MODELS=\n", {"GEMINI_MODELS": stack.DEV_MODELS}),  # empty means the default
+    ("GEMINI_MODELS=gemini-2.5-pro:1\n", {"GEMINI_MODELS": "gemini-2.5-pro:1"}),
+    ("GEMINI_MODEL=gemini-2.5-flash-lite\n", {"GEMINI_MODEL": "gemini-2.5-flash-lite"}),
+])
+def test_the_models_offered_unless_dotenv_says(tmp_path, monkeypatch, dotenv, expected):
+    for name in ("GEMINI_MODELS", "GEMINI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text(dotenv)
+    env, _ = stack.function_env(stack.read_dotenv(tmp_path / ".env"), free_ports())
+    assert {k: v for k, v in env.items() if k.startswith("GEMINI_MODEL")} == expected
 
 
 def test_configured_storage_wins(tmp_path, monkeypatch):

@@ -58,7 +58,8 @@ def test_a_correct_setup_passes_every_check(production, capsys):
                      "secret GEMINI_API_KEY: readable only by chat",
                      "secret SECRET_KEY: readable only by chat and auth",
                      "Firestore TTL on rate_limits.expire_at: ACTIVE",
-                     "Content-Security-Policy present", "Strict-Transport-Security present"):
+                     "Content-Security-Policy present", "Strict-Transport-Security present",
+                     "CSP img-src allows blob: (attachment thumbnails)"):
         assert any(expected in line for line in checks), expected
     describes = [call for call in production.gcloud_calls() if call[:2] == ["functions",
                                                                            "describe"]]
@@ -105,6 +106,11 @@ def _no_csp(production):
 
 def _unsafe_inline(production):
     production.site.headers["Content-Security-Policy"] += "; script-src 'self' 'unsafe-inline'"
+
+
+def _no_blob_images(production):
+    production.site.headers["Content-Security-Policy"] = \
+        production.site.headers["Content-Security-Policy"].replace(" blob:", "")
 
 
 def _project_accessor(production):
@@ -186,6 +192,8 @@ BROKEN = {
     "missing CSP": (_no_csp, ["Content-Security-Policy missing"]),
     "CSP with unsafe-inline": (_unsafe_inline, [
         "Content-Security-Policy allows unsafe-inline/unsafe-eval"]),
+    "CSP without blob: images": (_no_blob_images, [
+        "CSP img-src does not allow blob: (attachment thumbnails are blocked)"]),
     "APP_CHECK not a mode": (_set_env("auth", APP_CHECK="strict"), [
         "auth: APP_CHECK is not off, monitor or enforce (the function refuses to start)"]),
     "App Check enforced without a site key": (_app_check("enforce", csp=False), [

@@ -1,16 +1,21 @@
 // On-device conversation history (issue #9): IndexedDB through `idb`, loaded lazily.
 //
 // One database per signed-in user: `jette-history-<first 32 hex of SHA-256(uid)>` — the raw uid
-// appears in no database name, key or record. Schema (version 1):
+// appears in no database name, key or record. Schema (version 2; version 1 had no attachments):
 //   conversations  keyPath "id"; index "updatedAt"
 //                  {id, title, titled, createdAt, updatedAt, messageCount, preview, nextSeq, version}
 //   messages       keyPath "id"; unique index "bySeq" on [conversationId, seq]
-//                  {id, conversationId, seq, role, text, state, finishReason?, createdAt, updatedAt}
+//                  {id, conversationId, seq, role, text, state, finishReason?, createdAt, updatedAt,
+//                   attachments?: [{id, name, mimeType, size}]}
+//   attachments    keyPath "id" (the attachment's): the Blobs, ATTACHMENT_STORE_BYTES in all
+//                  (attachments.js)
 // Listing reads only the small conversation records (no message bodies); a conversation's
-// messages are one range read on "bySeq", in order. Messages are keyed by their own (globally
-// unique) id, so a write is an upsert: a retried or repeated write never duplicates, and when two
-// tabs write the same message the last writer wins. `seq` is allocated from the conversation's
-// `nextSeq` inside the same readwrite transaction, which IndexedDB serializes across tabs.
+// messages are one range read on "bySeq", in order, and its Blobs one read on "byConversation"
+// (an attachment whose Blob is gone reads back with `dropped: true`). Messages are keyed by
+// their own (globally unique) id, so a write is an upsert: a retried or repeated write never
+// duplicates, and when two tabs write the same message the last writer wins. `seq` is allocated
+// from the conversation's `nextSeq` inside the same readwrite transaction, which IndexedDB
+// serializes across tabs.
 // `version` grows with every write to a conversation (sync.js announces it to other tabs); a new
 // record starts at Date.now() * 1000, so an id deleted and created again never repeats a version.
 //
@@ -20,32 +25,40 @@
 // (the tab was closed) reads as "stopped" once it is STALE_STREAM_MS old; an empty one can be
 // dropped with truncate(conversationId, placeholderId).
 //
+// Attachments degrade rather than fail: a write whose Blobs do not fit on the device is done
+// again without them (the text is saved); a result says what was dropped (`attachmentsDropped`).
+//
 // Every failed write rejects: HistoryFullError when the browser is out of space, HistoryError
 // (not_found | conflict | invalid | closed | unsupported), or the browser's own error. Nothing is
 // swallowed, and a failed call changes nothing (one transaction per call, aborted on failure).
 //
 // Alongside: schema.js (names, migrations, records, checks, the upsert, the write transaction),
-// search.js (history.search), storage.js (usage, persistOnce); session.js uses all of this.
+// attachments.js (the Blobs and their total), search.js (history.search), storage.js (usage,
+// persistOnce); session.js uses all of this.
 
+import { ATTACHMENT_STORE_BYTES, blobsOf, blobsOfMessages, deleteBlobsOf, keepingBlobs, putMessage, storeBlobs, takeBlobsOf, written } from "./attachments.js";
 import { HistoryError, writeError } from "./errors.js";
-import { BOTH, DB_VERSION, checkId, checkMessage, checkPatch, dbNameFor, invalid, messageNotFound, messagesOf, notFound } from "./schema.js";
+import { DB_VERSION, STORES, checkId, checkMessage, checkPatch, dbNameFor, invalid, messageNotFound, messagesOf, newConversation, notFound } from "./schema.js";
 import { inWriteTransaction, publicMessage, requestAll, summary, touch, upgrade, upsertMessage } from "./schema.js";
 import { createSearch } from "./search.js";
 import { createPersistOnce, storageUsage } from "./storage.js";
 import { MAX_TITLE_CHARS, clip, newId, oneLine, previewOf } from "./text.js";
 
 export { DB_PREFIX, DB_VERSION, STALE_STREAM_MS, dbNameFor, messagesOf, publicMessage, requestAll, summary, upgrade } from "./schema.js";
+export { ATTACHMENT_STORE_BYTES } from "./attachments.js";
 export { SEARCH_CACHE_CHARS } from "./search.js";
 
 /**
  * Open the history of user `uid`.
  * @param {string} uid
- * @param {{onCommit?: (change: object) => void, onClose?: (reason: "upgrade"|"terminated") => void}} [options]
+ * @param {{onCommit?: (change: object) => void, onClose?: (reason: "upgrade"|"terminated") => void,
+ *          attachmentBytes?: number}} [options]
  *   onCommit: called (in a microtask, after the transaction committed) with the change to
  *   announce to other tabs — pass sync.js's `announce`. onClose: this connection was closed
  *   (a newer version opened in another tab, or the browser dropped the database).
+ *   attachmentBytes: the total kept for attachments (ATTACHMENT_STORE_BYTES; smaller in tests).
  */
-export async function openHistory(uid, { onCommit, onClose } = {}) {
+export async function openHistory(uid, { onCommit, onClose, attachmentBytes = ATTACHMENT_STORE_BYTES } = {}) {
   if (typeof indexedDB === "undefined") {
     throw new HistoryError("unsupported", "This browser can't keep history on this device (IndexedDB is unavailable).");
   }
@@ -80,18 +93,21 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
     if (onCommit) queueMicrotask(() => onCommit(change));
   };
 
-  /** Run `fn(tx)` in one readwrite transaction over both stores; abort it on any failure. */
-  const write = (fn) => inWriteTransaction(() => live().transaction(BOTH, "readwrite"), fn);
+  /** Run `fn(tx)` in one readwrite transaction over all stores; abort it on any failure. */
+  const write = (fn) => inWriteTransaction(() => live().transaction(STORES, "readwrite"), fn);
 
-  /** Run `fn(tx)` in one readonly transaction over both stores. */
-  const read = (fn) => fn(live().transaction(BOTH, "readonly"));
+  /** Run `fn(tx)` in one readonly transaction over all stores. */
+  const read = (fn) => fn(live().transaction(STORES, "readonly"));
+
+  /** write() for a write that may store Blobs (attachments.js): `fn(tx, keeper)`. */
+  const writeKeeping = (fn) => keepingBlobs(write, fn, attachmentBytes);
 
   async function changeConversation(id, fn) {
-    const { conv, result } = await write(async (tx) => {
+    const { conv, result } = await writeKeeping(async (tx, keeper) => {
       const store = tx.objectStore("conversations");
       const record = await store.get(checkId(id, "conversation"));
       if (!record) throw notFound();
-      const value = await fn(tx, record);
+      const value = await fn(tx, record, keeper);
       await store.put(record);
       return { conv: record, result: value };
     });
@@ -117,14 +133,14 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
     /** Number of conversations. */
     count: async () => live().count("conversations"),
 
-    /** A conversation with its messages in order, or null. */
+    /** A conversation with its messages in order (attachments with their Blobs), or null. */
     async getConversation(id) {
-      const [conv, messages] = await read((tx) =>
-        Promise.all([tx.objectStore("conversations").get(id), tx.objectStore("messages").index("bySeq").getAll(messagesOf(id))]),
+      const [conv, messages, blobs] = await read((tx) =>
+        Promise.all([tx.objectStore("conversations").get(id), tx.objectStore("messages").index("bySeq").getAll(messagesOf(id)), blobsOf(tx, id)]),
       );
       if (!conv) return null;
       const now = Date.now();
-      return { ...summary(conv), messages: messages.map((m) => publicMessage(m, now)) };
+      return { ...summary(conv), messages: messages.map((m) => publicMessage(m, now, blobs)) };
     },
 
     /** A new conversation (optionally with a title and first messages); returns it with its messages. */
@@ -134,39 +150,31 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
       if (!Array.isArray(messages)) throw invalid("messages must be a list");
       messages.forEach(checkMessage);
       const now = Date.now();
-      const conv = {
-        id: conversationId,
-        title: title === undefined ? "" : clip(oneLine(title), MAX_TITLE_CHARS),
-        titled: title !== undefined,
-        createdAt: now,
-        updatedAt: now,
-        messageCount: 0,
-        preview: "",
-        nextSeq: 0,
-        version: now * 1000,
-      };
-      const records = await write(async (tx) => {
+      const { conv, result } = await writeKeeping(async (tx, keeper) => {
         const store = tx.objectStore("conversations");
         if (await store.get(conversationId)) throw new HistoryError("conflict", "Can't save to history: this conversation already exists.");
-        const out = [];
-        for (const message of messages) out.push(await upsertMessage(tx, conv, message, now));
+        const conv = newConversation(conversationId, title === undefined ? undefined : clip(oneLine(title), MAX_TITLE_CHARS), now);
+        const records = [];
+        for (const message of messages) records.push(await putMessage(tx, conv, message, now, keeper));
         await store.put(conv);
-        return out;
+        return { conv, result: await written(tx, records, keeper, now) };
       });
       announce({ type: "changed", conversationId, version: conv.version });
-      return { ...summary(conv), messages: records.map((m) => publicMessage(m, now)) };
+      return { ...summary(conv), ...result };
     },
 
     /**
      * Add a message at the end (or, if `message.id` is already in this conversation, update it in
-     * place). Returns {message, conversation}.
+     * place; its attachments, when given, replace the earlier ones). Returns {message,
+     * conversation, attachmentsDropped?}.
      */
     async appendMessage(conversationId, message) {
       checkMessage(message);
-      return changeConversation(conversationId, async (tx, conv) => {
+      return changeConversation(conversationId, async (tx, conv, keeper) => {
         const now = touch(conv);
-        const record = await upsertMessage(tx, conv, message, now);
-        return { message: publicMessage(record, now), conversation: summary(conv) };
+        const record = await putMessage(tx, conv, message, now, keeper);
+        const { messages: [shown], ...rest } = await written(tx, [record], keeper, now);
+        return { message: shown, conversation: summary(conv), ...rest };
       });
     },
 
@@ -180,7 +188,7 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
         const now = touch(conv);
         const { text, state, finishReason } = patch;
         const record = await upsertMessage(tx, conv, { id: messageId, text, state, finishReason }, now);
-        return { message: publicMessage(record, now), conversation: summary(conv) };
+        return { message: publicMessage(record, now, await blobsOfMessages(tx, [record])), conversation: summary(conv) };
       });
     },
 
@@ -194,6 +202,7 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
         const index = messages.index("bySeq");
         const keys = await index.getAllKeys(messagesOf(conv.id, from.seq));
         await requestAll(keys, (key) => messages.delete(key));
+        await deleteBlobsOf(tx, keys);
         conv.messageCount -= keys.length;
         let cursor = await index.openCursor(messagesOf(conv.id), "prev");
         while (cursor && !cursor.value.text.trim()) cursor = await cursor.continue();
@@ -227,8 +236,9 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
         const messages = tx.objectStore("messages");
         const bodies = await messages.index("bySeq").getAll(messagesOf(id));
         await requestAll(bodies, (m) => messages.delete(m.id));
+        const blobs = await takeBlobsOf(tx, id);
         await conversations.delete(id);
-        return { conv, messages: bodies };
+        return { conv, messages: bodies, blobs };
       });
       if (!snapshot) return null;
       const token = Object.freeze({ conversationId: id, title: snapshot.conv.title });
@@ -237,19 +247,26 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
       return token;
     },
 
-    /** Undo a remove(); returns the conversation summary, or null when the token was used already. */
+    /**
+     * Undo a remove(); returns the conversation summary, or null when the token was used already.
+     * Its Blobs come back within the total like any others (the oldest may stay out).
+     */
     async restore(token) {
       const snapshot = undo.get(token);
       if (!snapshot) return null;
-      const conv = { ...snapshot.conv };
-      await write(async (tx) => {
+      let conv;
+      await writeKeeping(async (tx, keeper) => {
+        conv = { ...snapshot.conv };
         const conversations = tx.objectStore("conversations");
         if (await conversations.get(conv.id)) throw new HistoryError("conflict", "This conversation is already back in your history.");
         const messages = tx.objectStore("messages");
+        const ids = new Map();
         for (const m of snapshot.messages) {
           const taken = await messages.get(m.id);
-          await messages.put(taken ? { ...m, id: newId() } : m);
+          ids.set(m.id, taken ? newId() : m.id);
+          await messages.put({ ...m, id: ids.get(m.id) });
         }
+        await storeBlobs(tx, snapshot.blobs.map((b) => ({ ...b, messageId: ids.get(b.messageId) })), keeper);
         touch(conv, { activity: false });
         await conversations.put(conv);
       });
@@ -264,6 +281,7 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
         const n = await tx.objectStore("conversations").count();
         await tx.objectStore("conversations").clear();
         await tx.objectStore("messages").clear();
+        await tx.objectStore("attachments").clear();
         return n;
       });
       announce({ type: "cleared" });
@@ -290,7 +308,7 @@ export async function openHistory(uid, { onCommit, onClose } = {}) {
       }
     },
 
-    /** For transfer.js: one readonly / readwrite transaction over both stores (see write()). */
+    /** For transfer.js: one readonly / readwrite transaction over all stores (see write()). */
     read,
     write,
     announce,

@@ -1,14 +1,16 @@
 // The history database's schema and record helpers (see db.js for the API): database names,
 // migrations, key ranges, the records callers see, input checks, and the message upsert that
-// every write of a message goes through. Used by db.js, search.js and transfer.js.
+// every write of a message goes through. Used by db.js, attachments.js, search.js, transfer.js.
 
 import { HistoryError, writeError } from "./errors.js";
-import { ID_PATTERN, autoTitle, newId, previewOf } from "./text.js";
+import { ID_PATTERN, autoTitle, newId, previewOf, titleSource } from "./text.js";
 
 export const DB_PREFIX = "jette-history-";
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 export const STALE_STREAM_MS = 5 * 60 * 1000;
-export const BOTH = ["conversations", "messages"];
+export const STORES = ["conversations", "messages", "attachments"];
+/** At most this many attachments on one message (a sanity bound; the server allows fewer). */
+export const MAX_ATTACHMENTS_PER_MESSAGE = 64;
 const ROLES = ["user", "model"];
 const STATES = ["streaming", "done", "stopped", "error"];
 
@@ -22,11 +24,21 @@ export async function dbNameFor(uid) {
   return `${DB_PREFIX}${hex.slice(0, 32)}`;
 }
 
-/** Schema migrations, one step per version (called by openDB with the old version). */
+/**
+ * Schema migrations, one step per version (called by openDB with the old version). Version 2
+ * adds the attachments' Blob store (attachments.js); messages of version 1 have no attachments
+ * and stay as they are.
+ */
 export function upgrade(db, oldVersion) {
   if (oldVersion < 1) {
     db.createObjectStore("conversations", { keyPath: "id" }).createIndex("updatedAt", "updatedAt");
     db.createObjectStore("messages", { keyPath: "id" }).createIndex("bySeq", ["conversationId", "seq"], { unique: true });
+  }
+  if (oldVersion < 2) {
+    const blobs = db.createObjectStore("attachments", { keyPath: "id" });
+    blobs.createIndex("byConversation", "conversationId");
+    blobs.createIndex("byMessage", "messageId");
+    blobs.createIndex("byAge", ["time", "size"]);
   }
 }
 
@@ -48,6 +60,19 @@ export function requestAll(items, request) {
 /** Key range of one conversation's messages on the "bySeq" index (from `seq` on). */
 export const messagesOf = (conversationId, fromSeq = -Infinity) => IDBKeyRange.bound([conversationId, fromSeq], [conversationId, Infinity]);
 
+/** A new conversation record (`title` undefined: titled automatically, from its first message). */
+export const newConversation = (id, title, now) => ({
+  id,
+  title: title ?? "",
+  titled: title !== undefined,
+  createdAt: now,
+  updatedAt: now,
+  messageCount: 0,
+  preview: "",
+  nextSeq: 0,
+  version: now * 1000, // never a version this id had before: see db.js
+});
+
 /** A conversation record as callers see it. */
 export const summary = (c) => ({
   id: c.id,
@@ -59,11 +84,20 @@ export const summary = (c) => ({
   version: c.version,
 });
 
-/** A message record as callers see it (the Message shape of conversation.js, plus times). */
-export function publicMessage(m, now = Date.now()) {
+/** What a message record keeps of an attachment (never the bytes). */
+export const metaOf = (a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size });
+
+/**
+ * A message record as callers see it (the Message shape of conversation.js, plus times); its
+ * attachments with their Blob from `blobs` (id -> Blob), or `dropped: true` where it is gone.
+ */
+export function publicMessage(m, now = Date.now(), blobs = new Map()) {
   const stale = m.state === "streaming" && now - m.updatedAt > STALE_STREAM_MS;
   const out = { id: m.id, role: m.role, text: m.text, state: stale ? "stopped" : m.state, createdAt: m.createdAt, updatedAt: m.updatedAt };
   if (m.finishReason) out.finishReason = m.finishReason;
+  if (m.attachments?.length) {
+    out.attachments = m.attachments.map((a) => (blobs.has(a.id) ? { ...metaOf(a), blob: blobs.get(a.id) } : { ...metaOf(a), dropped: true }));
+  }
   return out;
 }
 
@@ -84,17 +118,39 @@ export function checkPatch(patch) {
   return patch;
 }
 
+/** A Blob (or File) of this realm or another (tests): duck-typed. */
+const isBlob = (value) => value !== null && typeof value === "object" && typeof value.size === "number" && typeof value.slice === "function";
+const shortText = (value, max) => typeof value === "string" && value !== "" && value.length <= max;
+
+/** A message's `attachments` (conversation.js's Attachment: {id, name, mimeType, size, blob?, dropped?}). */
+export function checkAttachments(list, role) {
+  if (list === undefined) return;
+  if (!Array.isArray(list) || list.length > MAX_ATTACHMENTS_PER_MESSAGE) throw invalid("attachments must be a short list");
+  if (list.length && role !== "user") throw invalid("only your own messages have attachments");
+  const ids = new Set();
+  for (const a of list) {
+    if (!a || typeof a !== "object" || typeof a.id !== "string" || !ID_PATTERN.test(a.id) || ids.has(a.id)) throw invalid("bad attachment id");
+    ids.add(a.id);
+    if (!shortText(a.name, 255) || !shortText(a.mimeType, 255)) throw invalid("an attachment needs a name and a type");
+    if (!Number.isSafeInteger(a.size) || a.size < 0) throw invalid("bad attachment size");
+    if (a.blob !== undefined && !isBlob(a.blob)) throw invalid("attachment bytes must be a Blob");
+  }
+}
+
 export function checkMessage(message) {
   checkPatch(message);
   if (!ROLES.includes(message.role)) throw invalid('role must be "user" or "model"');
   if (typeof message.text !== "string") throw invalid("message text must be a string");
   if (message.id !== undefined) checkId(message.id, "message");
+  checkAttachments(message.attachments, message.role);
   return message;
 }
 
 /**
  * Write `input` (new or, by id, existing) into `conv` inside transaction `tx`; updates the
- * conversation record in memory (count, title, preview), not in the store.
+ * conversation record in memory (count, title, preview), not in the store. The record keeps
+ * the attachments' metadata (input.attachments, else the existing ones); their Blobs are the
+ * caller's (attachments.js).
  */
 export async function upsertMessage(tx, conv, input, now) {
   const messages = tx.objectStore("messages");
@@ -113,12 +169,14 @@ export async function upsertMessage(tx, conv, input, now) {
   };
   const finishReason = input.finishReason ?? existing?.finishReason;
   if (finishReason) record.finishReason = finishReason;
+  const attachments = input.attachments ? input.attachments.map(metaOf) : existing?.attachments;
+  if (attachments?.length) record.attachments = attachments;
   if (!existing) {
     conv.nextSeq += 1;
     conv.messageCount += 1;
   }
   await messages.put(record);
-  if (!conv.titled && !conv.title && record.role === "user" && record.text.trim()) conv.title = autoTitle(record.text);
+  if (!conv.titled && !conv.title && record.role === "user" && titleSource(record)) conv.title = autoTitle(titleSource(record));
   if (record.seq === conv.nextSeq - 1 && record.text.trim()) conv.preview = previewOf(record.text);
   return record;
 }

@@ -9,9 +9,12 @@
 //
 // chat.js records through sent() (the question and an empty answer placeholder, or a new
 // conversation), then settle() once when the answer ends, or discard() when nothing came — never
-// per streamed word. Every database call of a session runs in one queue, in order: a reload
-// after another tab's change runs after this tab's own pending writes, so it never brings back
-// what this tab just removed, nor an answer this tab just finished.
+// per streamed word. A user message's attachments are stored with it, Blobs and all; when some
+// could not be kept on this device (the total for attachments, or a full device) one notice says
+// so, and the page keeps the bytes it holds until it is closed. Every database call of a
+// session runs in one queue, in order: a reload after another tab's change runs after this
+// tab's own pending writes, so it never brings back what this tab just removed, nor an answer
+// this tab just finished.
 //
 // sessionStorage keeps one thing: the id of this tab's open conversation (no content), so a
 // reload shows it again.
@@ -212,13 +215,16 @@ export function createHistory(store, { stop = noop, notify = noop } = {}) {
     for (const m of [user, model]) s.pendingIds.add(m.id);
     s.handles += 1;
     record(s, async (h) => {
+      let saved;
       if (fresh) {
-        await h.createConversation({ id, messages: [...before, user, model].map((m) => s.lib.storedForm(m, model)) });
+        saved = await h.createConversation({ id, messages: [...before, user, model].map((m) => s.lib.storedForm(m, model)) });
       } else {
         if (cutFrom) await h.truncate(id, cutFrom).catch((e) => e?.code === "not_found" || Promise.reject(e));
-        await h.appendMessage(id, s.lib.storedForm(user));
+        saved = await h.appendMessage(id, s.lib.storedForm(user));
         await h.appendMessage(id, s.lib.storedForm(model, model));
       }
+      const notice = s.lib.attachmentNotice(saved.attachmentsDropped);
+      if (notice) notify(notice);
       h.persistOnce().catch(noop); // once history holds data, after this user action
     }).then(() => {
       s.pendingIds.delete(user.id);

@@ -1,7 +1,8 @@
 // Tabs of one user stay consistent: after each committed write a tab posts a notice on a
 // BroadcastChannel named `<dbName>:sync`; the other tabs re-read what changed from IndexedDB,
-// which stays the only source of truth. Notices carry ids and versions, never content, so a
-// lost, repeated or reordered notice costs at most one extra read, never data.
+// which stays the only source of truth. Notices carry ids and versions, never content (no text,
+// no attachment, no Blob: another tab reads those from IndexedDB), so a lost, repeated or
+// reordered notice costs at most one extra read, never data.
 //
 // Protocol v1 (anything else on the channel is ignored):
 //   {v: 1, type: "changed", conversationId, version}  re-read that conversation if `version` is
@@ -84,18 +85,30 @@ export function mergeMessages(stored, local, pendingIds = new Set()) {
   return merged;
 }
 
-/** A message as stored: known fields only; an unsettled one that is not the new answer is "stopped". */
+/**
+ * A message as stored: known fields only; an unsettled one that is not the new answer is
+ * "stopped". Attachments keep their Blob (db.js stores it apart) unless it was dropped already.
+ */
 export function storedForm(m, streaming = null) {
   const out = { id: m.id, role: m.role, text: m.text, state: m.state === "streaming" && m !== streaming ? "stopped" : m.state || "done" };
   if (m.finishReason) out.finishReason = m.finishReason;
+  if (m.attachments?.length) {
+    out.attachments = m.attachments.map(({ id, name, mimeType, size, blob }) => ({ id, name, mimeType, size, ...(blob && { blob }) }));
+  }
   return out;
 }
 
-/** `merged` with the objects already on screen where nothing changed (no repaint). */
+const attachmentIds = (m) => (m.attachments || []).map((a) => a.id).join();
+
+/**
+ * `merged` with the objects already on screen where nothing changed (no repaint). Same
+ * attachments means the same ids: the screen's copy keeps Blobs it still holds in memory.
+ */
 export function keepShown(merged, shown) {
   const byId = new Map(shown.map((m) => [m.id, m]));
   return merged.map((m) => {
     const s = byId.get(m.id);
-    return s && s.role === m.role && s.text === m.text && s.state === m.state && s.finishReason === m.finishReason ? s : m;
+    const same = s && s.role === m.role && s.text === m.text && s.state === m.state && s.finishReason === m.finishReason;
+    return same && attachmentIds(s) === attachmentIds(m) ? s : m;
   });
 }

@@ -24,6 +24,9 @@ export function clip(text, max) {
 /** The automatic title: the first message, trimmed to one line. */
 export const autoTitle = (text) => clip(oneLine(text), TITLE_CHARS);
 
+/** What a user message gives a title: its text, or the names of its attachments when it has none. */
+export const titleSource = (m) => (m.text.trim() ? m.text : (m.attachments || []).map((a) => a.name).join(", "));
+
 /** The list preview: the latest message with text, one line. */
 export const previewOf = (text) => clip(oneLine(text), PREVIEW_CHARS);
 

@@ -4,9 +4,13 @@
 //   {format: "jette-history", version: 1, exportedAt: ISO,
 //    conversations: [{id, title, createdAt: ISO, updatedAt: ISO,
 //                     messages: [{id, role: "user"|"model", text, state: "done"|"stopped"|"error",
-//                                 finishReason?, createdAt: ISO, updatedAt: ISO}]}]}
+//                                 finishReason?, attachments?: [{name, mimeType, size}],
+//                                 createdAt: ISO, updatedAt: ISO}]}]}
 // newest conversation first, messages in order. An unsettled answer is exported as "stopped"
-// (or left out while it has no text).
+// (or left out while it has no text). Attachments are exported as what they were — name, type,
+// size — never their bytes (base64 images would make the file huge and land wherever it is
+// saved): an imported attachment reads as "not kept on this device". `attachments` is optional
+// and only on user messages, so files without any are exactly those of earlier versions.
 //
 // parseImport is strict: every limit below, exactly these fields (an unknown one, `__proto__`
 // included, is refused), the types, sane times, unique ids. A refused file throws ImportError
@@ -24,7 +28,7 @@
 import { toMarkdown } from "../conversation.js";
 import { messagesOf, requestAll } from "./schema.js";
 import { ImportError } from "./errors.js";
-import { ID_PATTERN, MAX_TITLE_CHARS, autoTitle, fold, newId, previewOf } from "./text.js";
+import { ID_PATTERN, MAX_TITLE_CHARS, autoTitle, fold, newId, previewOf, titleSource } from "./text.js";
 
 export const EXPORT_FORMAT = "jette-history";
 export const EXPORT_VERSION = 1;
@@ -35,10 +39,14 @@ export const IMPORT_LIMITS = Object.freeze({
   messages: 100_000,
   textChars: 200_000,
   titleChars: MAX_TITLE_CHARS,
+  attachmentsPerMessage: 16,
+  attachmentNameChars: 255,
+  attachmentBytes: 2 ** 31,
 });
 const EARLIEST = Date.UTC(2020, 0, 1);
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 const FINISH = /^[A-Z_]{1,32}$/;
+const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/i;
 const validated = new WeakSet();
 
 const iso = (ms) => new Date(ms).toISOString();
@@ -46,6 +54,7 @@ const iso = (ms) => new Date(ms).toISOString();
 function exportMessage(m) {
   const out = { id: m.id, role: m.role, text: m.text, state: m.state === "streaming" ? "stopped" : m.state };
   if (m.finishReason) out.finishReason = m.finishReason;
+  if (m.attachments?.length) out.attachments = m.attachments.map(({ name, mimeType, size }) => ({ name, mimeType, size }));
   out.createdAt = iso(m.createdAt);
   out.updatedAt = iso(m.updatedAt);
   return out;
@@ -135,8 +144,16 @@ function checkId(value, where, field, seen) {
   return value;
 }
 
+function checkAttachment(a, where) {
+  checkFields(a, where, ["name", "mimeType", "size"]);
+  const name = checkString(a.name, where, "name", IMPORT_LIMITS.attachmentNameChars);
+  if (typeof a.mimeType !== "string" || !MIME_TYPE.test(a.mimeType)) refuse(where, '"mimeType" must be a type like image/png');
+  if (!Number.isSafeInteger(a.size) || a.size < 0 || a.size > IMPORT_LIMITS.attachmentBytes) refuse(where, '"size" must be a number of bytes');
+  return { name, mimeType: a.mimeType, size: a.size };
+}
+
 function checkMessage(m, where, latest, seenMessages) {
-  checkFields(m, where, ["id", "role", "text", "state", "createdAt", "updatedAt"], ["finishReason"]);
+  checkFields(m, where, ["id", "role", "text", "state", "createdAt", "updatedAt"], ["finishReason", "attachments"]);
   const out = { id: checkId(m.id, where, "id", seenMessages) };
   if (m.role !== "user" && m.role !== "model") refuse(where, '"role" must be "user" or "model"');
   out.role = m.role;
@@ -146,6 +163,13 @@ function checkMessage(m, where, latest, seenMessages) {
   if (m.finishReason !== undefined) {
     if (typeof m.finishReason !== "string" || !FINISH.test(m.finishReason)) refuse(where, '"finishReason" must be a code like STOP');
     out.finishReason = m.finishReason;
+  }
+  if (m.attachments !== undefined) {
+    if (m.role !== "user") refuse(where, "only the user's messages have attachments");
+    if (!Array.isArray(m.attachments) || m.attachments.length > IMPORT_LIMITS.attachmentsPerMessage) {
+      refuse(where, `"attachments" must be a list of at most ${IMPORT_LIMITS.attachmentsPerMessage}`);
+    }
+    out.attachments = m.attachments.map((a, k) => checkAttachment(a, `${where}, attachment ${k + 1}`));
   }
   out.createdAt = checkTime(m.createdAt, where, "createdAt", latest);
   out.updatedAt = checkTime(m.updatedAt, where, "updatedAt", latest);
@@ -210,13 +234,13 @@ export async function readImportFile(file) {
 // ---------------------------------------------------------------- import: writing
 
 function conversationRecord(c, messages, now) {
-  const firstUser = messages.find((m) => m.role === "user" && m.text.trim());
+  const firstUser = messages.find((m) => m.role === "user" && titleSource(m));
   const last = messages.findLast((m) => m.text.trim());
-  const title = c.title.trim() ? c.title : firstUser ? autoTitle(firstUser.text) : "";
+  const title = c.title.trim() ? c.title : firstUser ? autoTitle(titleSource(firstUser)) : "";
   return {
     id: c.id,
     title,
-    titled: !firstUser || title !== autoTitle(firstUser.text),
+    titled: !firstUser || title !== autoTitle(titleSource(firstUser)),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     messageCount: messages.length,
@@ -256,7 +280,12 @@ export async function importAll(history, parsed) {
         result.added += 1;
       }
       const taken = fresh ? [] : await requestAll(c.messages, (m) => messages.getKey(m.id));
-      const records = c.messages.map((m, seq) => ({ ...m, id: fresh || taken[seq] !== undefined ? newId() : m.id, conversationId: id, seq }));
+      const records = c.messages.map(({ attachments, ...m }, seq) => {
+        const record = { ...m, id: fresh || taken[seq] !== undefined ? newId() : m.id, conversationId: id, seq };
+        // Metadata only, under fresh ids: no Blob, so each reads back as "not kept on this device".
+        if (attachments?.length) record.attachments = attachments.map((a) => ({ id: newId(), ...a }));
+        return record;
+      });
       await requestAll(records, (record) => messages.put(record));
       await conversations.put(conversationRecord({ ...c, id }, records, now));
     }

@@ -1,12 +1,13 @@
 // The account: the Sign-in button (toolbar), the user menu (name, avatar, Sign out,
-// Sign out everywhere), what /api/auth says (allowed? quota, name), and the page's
-// data-auth-state / data-allowed. `onUser` is Firebase Auth's listener (see main.js).
-// Signing out (here or everywhere) with history on asks first, in a dialog, whether to also
-// delete this device's conversations.
+// Sign out everywhere), what /api/auth says (allowed? quota, name, the chat models and limits),
+// and the page's data-auth-state / data-allowed. `onUser` is Firebase Auth's listener (see
+// main.js). Signing out (here or everywhere) with history on asks first, in a dialog, whether to
+// also delete this device's conversations (and this account's preferences with them).
 //
-// State: `authKnown`, `user`, `meName` (the name /api/auth knows), `notAllowed`.
+// State: `authKnown`, `user`, `meName` (the name /api/auth knows), `notAllowed`, `chat` and
+// `limits` (merged with /api/auth's chat.limits).
 
-import { fetchMe, normalizeQuota, revokeSessions } from "../api.js";
+import { fetchMe, normalizeChat, normalizeQuota, revokeSessions } from "../api.js";
 import { ApiError, signInErrorMessage } from "../errors.js";
 import { watch } from "../state.js";
 import { NO_BANNER, showBanner, showError } from "./banner.js";
@@ -19,8 +20,9 @@ const initial = (name) => name.trim().charAt(0).toUpperCase();
 /**
  * @param {{stop: () => void}} chat
  * @param {{deleteDevice: () => Promise<void>}} history  src/history/session.js
+ * @param {{forget: () => void}} preferences  src/preferences.js
  */
-export function mountAccount(store, chat, history) {
+export function mountAccount(store, chat, history, preferences) {
   const ui = {
     signIn: byTestId("sign-in"),
     menu: byTestId("user-menu"),
@@ -69,12 +71,16 @@ export function mountAccount(store, chat, history) {
     if (authKnown || notAllowed) document.body.dataset.allowed = notAllowed ? "false" : "true";
   });
 
-  /** /api/auth: is this account allowed, its quota, its name. */
+  /** /api/auth: is this account allowed, its quota, its name, the models and limits of chat. */
   async function loadMe(user) {
     try {
       const me = await fetchMe(await user.getIdToken());
       if (store.get().user !== user) return;
-      store.set({ notAllowed: false, meName: typeof me.name === "string" ? me.name : null });
+      const patch = { notAllowed: false, meName: typeof me.name === "string" ? me.name : null };
+      // The deployment's settings, not the account's: they stay after signing out.
+      const settings = normalizeChat(me.chat);
+      if (settings) Object.assign(patch, { chat: settings, limits: { ...store.get().limits, ...settings.limits } });
+      store.set(patch);
       setQuota(store, normalizeQuota(me.quota));
     } catch (error) {
       if (store.get().user !== user) return;
@@ -117,11 +123,12 @@ export function mountAccount(store, chat, history) {
     }
   }
 
-  /** Delete this device's conversations when asked; false (and a notice) if that failed. */
+  /** Delete this device's conversations and preferences when asked; false (and a notice) if that failed. */
   async function deleteDevice(asked) {
     if (!asked) return true;
     try {
       await history.deleteDevice();
+      preferences?.forget();
       return true;
     } catch (error) {
       showBanner(store, { code: "history_error", message: `This device's conversations could not be deleted, so you are still signed in. ${error?.message || ""}`.trim() });

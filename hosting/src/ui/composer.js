@@ -2,10 +2,15 @@
 // count (and why Send is off when the text is too long), Send and Stop, Enter / Shift+Enter /
 // Esc, and the suggestions of the empty page that fill it. The text survives a redirect
 // sign-in: kept in sessionStorage for that one round trip (keepDraftForRedirect), then removed.
+// Files come in by the attach button, a drop on the page or a paste (`pending` in the state);
+// only these listeners are in the first load: checking, chips and encoding are
+// src/attachments/index.js, imported on first use.
 
+import "../attachments.css";
+import { limitOf } from "../conversation.js";
 import { tooLongText } from "../errors.js";
 import { watch } from "../state.js";
-import { countdownActive } from "./banner.js";
+import { countdownActive, showBanner } from "./banner.js";
 import { byTestId } from "./dom.js";
 
 const input = () => byTestId("composer-input");
@@ -50,7 +55,69 @@ export function focusComposer(store) {
 export function canSend(state) {
   const { draft, limits } = state;
   return !(state.busy || state.notAllowed || draft.length > limits.maxMessageChars ||
-    countdownActive(state) || draft.trim() === "");
+    countdownActive(state) || (draft.trim() === "" && !state.pending?.length));
+}
+
+// For the file picker: extensions of the types some systems do not name (.md, .csv, HEIC…).
+const EXTENSIONS = {
+  "text/plain": ".txt", "text/markdown": ".md,.markdown", "text/csv": ".csv", "image/heic": ".heic", "image/heif": ".heif",
+};
+
+/** The file picker, a drop anywhere on the page and a paste into the box: files to attach. */
+function mountAttaching(store, ui) {
+  let loaded = null;
+  const attach = (files) => {
+    if (!files.length) return;
+    loaded ||= import("../attachments/index.js").then(
+      (module) => {
+        module.mountChips(store, { list: ui.chips, input: ui.input });
+        return module;
+      },
+      (error) => {
+        loaded = null; // e.g. offline after a new version was deployed: tried again next time
+        throw error;
+      },
+    );
+    loaded.then(
+      (module) => module.addFiles(store, files),
+      () => showBanner(store, { code: "attachment", message: "Files can't be attached right now: part of the app could not be loaded. Reload the page and try again." }),
+    );
+  };
+  watch(store, ["limits"], ({ limits }) => {
+    const types = limitOf(limits, "attachmentTypes");
+    ui.attach.hidden = limitOf(limits, "maxAttachments") === 0;
+    ui.file.accept = [...types, ...types.map((t) => EXTENSIONS[t]).filter(Boolean)].join(",");
+  });
+  ui.attach.addEventListener("click", () => ui.file.click());
+  ui.file.addEventListener("change", () => {
+    const files = [...ui.file.files];
+    ui.file.value = ""; // the same file can be picked again
+    attach(files);
+  });
+  ui.input.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (!files.length) return;
+    // A screenshot comes as a file only; copied text that also carries a file pastes as text too.
+    if (!event.clipboardData.types.includes("text/plain")) event.preventDefault();
+    attach(files);
+  });
+  const carriesFiles = (event) => event.dataTransfer?.types.includes("Files");
+  const dragging = (on) => ui.form.classList.toggle("is-dragging", on);
+  document.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault(); // a drop here attaches, instead of opening the file in the tab
+    event.dataTransfer.dropEffect = "copy";
+    dragging(true);
+  });
+  document.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) dragging(false); // left the window
+  });
+  document.addEventListener("drop", (event) => {
+    dragging(false);
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    attach([...event.dataTransfer.files]);
+  });
 }
 
 /** @param {{send: (text: string) => boolean, stop: () => void}} chat */
@@ -63,6 +130,9 @@ export function mountComposer(store, chat) {
     charCount: byTestId("char-count"),
     charAlert: byTestId("char-alert"),
     dialog: byTestId("settings-dialog"),
+    attach: byTestId("attach"),
+    file: byTestId("attach-input"),
+    chips: byTestId("attachment-chips"),
   };
   const kept = forgetKeptDraft(); // back from a redirect sign-in
   if (kept || ui.input.value) store.set({ draft: kept || ui.input.value }); // else restored by the browser
@@ -72,12 +142,13 @@ export function mountComposer(store, chat) {
     ui.input.rows = Math.min(8, Math.max(1, draft.split("\n").length));
   });
 
-  watch(store, ["busy", "notAllowed", "draft", "limits", "blockedUntil"], (state) => {
+  watch(store, ["busy", "notAllowed", "draft", "limits", "blockedUntil", "pending"], (state) => {
     const { busy, notAllowed, draft, limits } = state;
     ui.send.hidden = busy;
     ui.stop.hidden = !busy;
     ui.form.classList.toggle("is-busy", busy);
     ui.input.disabled = notAllowed;
+    ui.attach.disabled = notAllowed;
     ui.input.placeholder = notAllowed ? "This account cannot chat here" : "Message Gemini";
     ui.send.disabled = !canSend(state);
 
@@ -120,6 +191,7 @@ export function mountComposer(store, chat) {
       chat.stop();
     }
   });
+  mountAttaching(store, ui);
   for (const button of document.querySelectorAll("[data-suggestion]")) {
     button.addEventListener("click", () => {
       store.set({ draft: button.dataset.suggestion });

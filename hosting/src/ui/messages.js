@@ -1,8 +1,10 @@
 // The conversation on screen: one <li> per message, kept in step with `messages` by id; model
-// answers painted as sanitized Markdown (once per animation frame while streaming); the empty
-// page when there is nothing; Copy, Edit (any question) and Regenerate / Retry; the edit form
-// (`editingId`).
+// answers painted as sanitized Markdown (once per animation frame while streaming); a
+// question's attachments (thumbnails: blob: URLs, revoked when the message leaves the page);
+// the empty page when there is nothing; Copy, Edit (any question) and Regenerate / Retry; the
+// edit form (`editingId`).
 
+import "../attachments.css";
 import { ICONS } from "../icons.js";
 import { decorateCodeBlocks, highlightCodeBlocks, renderMarkdown } from "../render.js";
 import { watch } from "../state.js";
@@ -57,6 +59,8 @@ export function mountMessages(store, chat) {
   const emptyState = byTestId("empty-state");
   const composerInput = byTestId("composer-input");
   const nodes = new Map(); // message id -> <li>
+  const urls = new Map(); // message id -> the blob: URLs of its thumbnails (revoked when it goes)
+  let view = null; // src/attachments/view.js, imported for the first message with attachments
   let shown = new Map(); // message id -> the message object last put on screen
 
   const isNearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 96;
@@ -109,6 +113,8 @@ export function mountMessages(store, chat) {
       if (wanted.has(id)) continue;
       li.remove();
       nodes.delete(id);
+      for (const url of urls.get(id) || []) URL.revokeObjectURL(url);
+      urls.delete(id);
     }
     let added = 0;
     let cursor = list.firstElementChild;
@@ -120,9 +126,13 @@ export function mountMessages(store, chat) {
         if (message.state === "streaming") schedulePaint(message.id);
         else paintNow(message);
       }
+      if (li && message.role === "user" && shown.get(message.id)?.attachments !== message.attachments) {
+        paintAttachments(li, message); // e.g. its bytes are no longer kept (history)
+      }
       if (li) continue;
       li = messageNode(message);
       nodes.set(message.id, li);
+      if (message.attachments?.length) paintAttachments(li, message);
       list.insertBefore(li, cursor);
       added += 1;
       if (message.role === "model") paint(message);
@@ -130,6 +140,29 @@ export function mountMessages(store, chat) {
     shown = new Map(messages.map((m) => [m.id, m]));
     if (added || !messages.length) scrollToBottom();
   });
+
+  /** A question's attachments, above its text (thumbnails load like any image: soon after). */
+  async function paintAttachments(li, message) {
+    view ||= import("../attachments/view.js").catch((error) => {
+      view = null; // tried again for the next message
+      throw error;
+    });
+    let messageAttachments;
+    try {
+      ({ messageAttachments } = await view);
+    } catch {
+      return; // e.g. offline after a new version was deployed: the text is shown, the files not
+    }
+    // Still on screen with these attachments? (It may have gone, or changed, meanwhile.)
+    if (nodes.get(message.id) !== li || store.get().messages.find((m) => m.id === message.id)?.attachments !== message.attachments) return;
+    for (const url of urls.get(message.id) || []) URL.revokeObjectURL(url);
+    li.querySelector(".message-attachments")?.remove();
+    urls.delete(message.id);
+    if (!message.attachments?.length) return;
+    const { list, urls: made } = messageAttachments(message.attachments);
+    li.querySelector(".message-text").before(list);
+    urls.set(message.id, made);
+  }
 
   // The edit form, in place of the message being edited.
   let editing = null; // {id, li, form, save}
@@ -154,12 +187,17 @@ export function mountMessages(store, chat) {
     const label = element("label", { class: "visually-hidden", for: "edit-input" }, "Edit your message");
     const area = element("textarea", { id: "edit-input", class: "edit-input", "data-testid": "edit-input", rows: "3" });
     area.value = message.text;
+    const files = message.attachments?.length || 0;
+    const kept = files && element("p", { class: "edit-attachments", "data-testid": "edit-attachments" },
+      `Sent again with its ${files === 1 ? "attachment" : `${files} attachments`}.`);
     const row = element("div", { class: "edit-actions" });
     const cancel = element("button", { type: "button", class: "btn-secondary", "data-testid": "edit-cancel" }, "Cancel");
     const save = element("button", { type: "submit", class: "btn-primary", "data-testid": "edit-save" }, "Send");
     save.disabled = store.get().busy; // sent once the answer streaming now has ended
     row.append(cancel, save);
-    form.append(label, area, row);
+    form.append(label, area);
+    if (kept) form.append(kept);
+    form.append(row);
     li.querySelector(".bubble").hidden = true;
     li.querySelector(".message-actions").hidden = true;
     li.prepend(form);
@@ -175,8 +213,9 @@ export function mountMessages(store, chat) {
       event.preventDefault();
       const text = area.value.trim();
       // Sent: the form closes (chat clears editingId). Not sent (an answer streaming, a
-      // countdown, too long…): the form and the conversation stay as they are.
-      if (text) chat.edit(message.id, text);
+      // countdown, too long…): the form and the conversation stay as they are. Blank text
+      // goes only with attachments.
+      if (text || files) chat.edit(message.id, text);
     });
     area.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

@@ -3,7 +3,11 @@
 // how much of this browser's storage the site uses (navigator.storage.estimate(), read each time
 // the dialog opens). Off, the app keeps the conversation in memory only (src/history/session.js
 // closes the database); what was saved before stays until it is turned on and deleted.
+// Then the custom instructions: this account's, on this device (src/preferences.js), sent with
+// every message; counted against the server's maxInstructionsChars, hidden when that is 0.
 
+import { tooLongText } from "../errors.js";
+import { charCount, maxInstructions } from "../preferences.js";
 import { watch } from "../state.js";
 import { byTestId } from "./dom.js";
 
@@ -54,14 +58,40 @@ export async function usageText(storage = globalThis.navigator?.storage) {
   return `This site uses ${formatBytes(usage)} of this browser's storage${of}. ${keep}`;
 }
 
-export function mountSettings(store) {
+/** The line under the instructions: "120 / 2,000", or why they are not sent. */
+export function instructionsCountText(text, max) {
+  const length = charCount(text.trim());
+  if (length > max) return `${tooLongText(length, max)}: they are not sent until you shorten them.`;
+  return `${length.toLocaleString("en")} / ${max.toLocaleString("en")}`;
+}
+
+/** @param {{setInstructions: (text: string) => void}} preferences  src/preferences.js */
+export function mountSettings(store, preferences) {
   const button = byTestId("settings-button");
   const dialog = byTestId("settings-dialog");
   const toggle = byTestId("history-setting");
   const usage = byTestId("storage-usage");
+  const instructions = {
+    field: byTestId("instructions-field"),
+    input: byTestId("instructions-input"),
+    count: byTestId("instructions-count"),
+    off: byTestId("instructions-off"),
+  };
 
   watch(store, ["historyOn"], ({ historyOn }) => {
     toggle.checked = historyOn;
+  });
+  watch(store, ["preferences", "limits"], ({ preferences: { key, instructions: text }, limits }) => {
+    const max = maxInstructions(limits);
+    instructions.field.hidden = max === 0;
+    instructions.off.hidden = max !== 0;
+    if (instructions.input.value !== text) instructions.input.value = text;
+    instructions.input.disabled = !key; // until this account's are read: typing then would be lost
+    const over = charCount(text.trim()) > max;
+    instructions.count.textContent = instructionsCountText(text, max);
+    instructions.count.classList.toggle("is-over", over);
+    if (over) instructions.input.setAttribute("aria-invalid", "true");
+    else instructions.input.removeAttribute("aria-invalid");
   });
 
   async function showUsage() {
@@ -82,4 +112,5 @@ export function mountSettings(store) {
     saveHistorySetting(toggle.checked);
     store.set({ historyOn: toggle.checked });
   });
+  instructions.input.addEventListener("input", () => preferences.setInstructions(instructions.input.value));
 }

@@ -15,6 +15,7 @@ from tests.integration.harness import ROOT
 
 from procs import free_port, start_web  # noqa: E402  (devtools/, on sys.path via harness)
 from redis_server import start_redis  # noqa: E402
+from stack import DEV_MODELS  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -49,9 +50,11 @@ def web(functions, auth_emulator, limits_store, log_dir):
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     limits = {"RATE_LIMITS": RATE_LIMITS, "RATE_LIMIT_STORAGE": limits_store.url}
+    # The models ./scripts/dev.sh offers: auth tells the web app (its picker), chat calls the one picked.
+    models = {"GEMINI_MODELS": DEV_MODELS}
     urls = {
-        "chat": functions.url("chat", ALLOWED_ORIGINS=origin, **limits),
-        "auth": functions.url("auth", ALLOWED_ORIGINS=origin, **limits),
+        "chat": functions.url("chat", ALLOWED_ORIGINS=origin, **limits, **models),
+        "auth": functions.url("auth", ALLOWED_ORIGINS=origin, **limits, **models),
         "health": functions.url("health", ALLOWED_ORIGINS=origin),
         "auth-emulator": f"http://{auth_emulator.host}",
     }
