@@ -139,7 +139,7 @@ def test_a_new_pdf_sent_twice_in_one_request_is_counted_once(functions, sign_in,
 
 def test_heic_is_counted_by_gemini_and_images_with_a_rule_are_not(functions, sign_in, standin):
     chat = Chat(functions.url("chat", **SETTINGS), sign_in())
-    image = heic(1000 + secrets.randbelow(1000), 700)  # unique bytes: not remembered yet
+    image = heic(800 + secrets.randbelow(737), 700)  # unique bytes (not remembered yet); 2 tiles wide
     chat.answer({"message": "what", "attachments": [attachment(image, "image/heic"),
                                                     attachment(BIG, "image/png")]})
     [count] = [r for r in standin.requests() if r["method"] == "countTokens"]
