@@ -4,6 +4,7 @@ ready when its port answers. Used by `scripts/dev.sh` and by the tests alike.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pathlib
 import signal
@@ -59,7 +60,9 @@ def http_ok(url: str) -> bool:
 
 
 class Process:
-    """A child process in its own group; `stop()` ends the whole group."""
+    """A child process in its own group; `stop()` ends the whole group, and so does this
+    interpreter's exit for any not stopped by then (a test run cut short by a timeout in a
+    fixture's teardown must still leave nothing behind)."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: pathlib.Path,
                  cwd: pathlib.Path = ROOT):
@@ -70,6 +73,7 @@ class Process:
         self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                       stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
+        _LIVE.add(self)
 
     def wait_port(self, port: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -103,12 +107,22 @@ class Process:
         while _group_alive(self.popen.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         self._log.close()
+        _LIVE.discard(self)
 
     def _signal_group(self, sig: int) -> None:
         try:
             os.killpg(self.popen.pid, sig)
         except ProcessLookupError:
             pass
+
+
+_LIVE: set[Process] = set()  # started, not stopped yet
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in list(_LIVE):
+        process._signal_group(signal.SIGKILL)
 
 
 class Service:
