@@ -156,9 +156,8 @@ class FakeSecretManager:
             if "dataCrc32c" in payload and int(payload["dataCrc32c"]) != crc32c(data):
                 raise ApiFailure(400, "INVALID_ARGUMENT", "Checksum mismatch: the payload was "
                                  "corrupted in transit.")
-            record["versions"].append(_new_version(data, "dataCrc32c" in payload))
-            return _version_json(project, secret, len(record["versions"]), record["versions"][-1],
-                                 numeric)
+            record["versions"].append(entry := _new_version(data, "dataCrc32c" in payload))
+            return _version_json(project, secret, len(record["versions"]), entry, numeric)
         if call == ("GET", "getIamPolicy"):
             return _policy_json(record)
         if call == ("POST", "setIamPolicy"):
@@ -180,13 +179,12 @@ class FakeSecretManager:
         if not 1 <= number <= len(versions) or verb not in (None, "access", "disable", "enable"):
             raise ApiFailure(404, "NOT_FOUND", f"Secret Version [{_name(project, secret)}/"
                              f"versions/{version}] not found.")
-        entry = versions[number - 1]
+        entry, name = versions[number - 1], f"{_name(project, secret)}/versions/{number}"
         if verb == "access":
             if entry["state"] != "ENABLED":
-                name = f"{_name(project, secret)}/versions/{number}"
                 raise ApiFailure(400, "FAILED_PRECONDITION", f"Secret Version [{name}] is in "
                                  f"{entry['state']} state.")
-            return {"name": f"{_name(project, secret)}/versions/{number}",
+            return {"name": name,
                     "payload": {"data": base64.b64encode(entry["data"]).decode(),
                                 "dataCrc32c": str(crc32c(entry["data"]))}}
         if verb and entry["state"] != "DESTROYED":
@@ -231,8 +229,8 @@ def _version_json(project: str, secret: str, number: int, entry: dict, numeric: 
 
 def _policy_json(record: dict) -> dict:
     etag = base64.b64encode(b"BwY" + record["generation"].to_bytes(5, "big")).decode()
-    return {**copy.deepcopy(record["policy"]), "etag": etag} if record["policy"].get(
-        "bindings") else {"etag": etag}
+    policy = copy.deepcopy(record["policy"]) if record["policy"].get("bindings") else {}
+    return {**policy, "etag": etag}
 
 
 def _page(items: list, query: dict, key: str) -> dict:
@@ -244,15 +242,13 @@ def _page(items: list, query: dict, key: str) -> dict:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    fake: FakeSecretManager
-
     def _serve(self) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else {}
-            code, answer = 200, self.fake.handle(self.command, url.path, query, body)
+            code, answer = 200, self.server.fake.handle(self.command, url.path, query, body)
         except ApiFailure as failure:
             code, answer = failure.code, failure.body
         except (ValueError, TypeError, KeyError):
@@ -275,7 +271,7 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default backlog of 5 resets connections under load
 
     def __init__(self, fake: FakeSecretManager, port: int = 0, host: str = "127.0.0.1"):
-        super().__init__((host, port), type("Handler", (_Handler,), {"fake": fake}))
+        super().__init__((host, port), _Handler)
         self.fake = fake
         self.url = f"http://{host}:{self.server_address[1]}"
 

@@ -12,7 +12,8 @@ image-understanding / document-processing guides:
     inside compressed object streams (/ObjStm) are not seen;
   * an image or PDF the stand-in cannot read counts as one image / one page: 258.
 promptTokenCount, the streamed usageMetadata, countTokens' totalTokens and billed_tokens all use
-this one count (see gemini_standin.measure()); promptTokensDetails splits it by modality (TEXT, IMAGE, DOCUMENT).
+this one count (see standin_request.measure()); promptTokensDetails splits it by modality (TEXT,
+IMAGE, DOCUMENT).
 """
 from __future__ import annotations
 

@@ -34,15 +34,16 @@
 //
 // Alongside: schema.js (names, migrations, records, checks, the upsert, the write transaction),
 // attachments.js (the Blobs and their total), search.js (history.search), storage.js (usage,
-// persistOnce); session.js uses all of this.
+// persistOnce), undo.js (remove / restore); session.js uses all of this.
 
-import { ATTACHMENT_STORE_BYTES, blobsOf, blobsOfMessages, deleteBlobsOf, keepingBlobs, putMessage, storeBlobs, takeBlobsOf, written } from "./attachments.js";
+import { ATTACHMENT_STORE_BYTES, blobsOf, blobsOfMessages, deleteBlobsOf, keepingBlobs, putMessage, written } from "./attachments.js";
 import { HistoryError, writeError } from "./errors.js";
 import { DB_VERSION, STORES, checkId, checkMessage, checkPatch, dbNameFor, invalid, messageNotFound, messagesOf, newConversation, notFound } from "./schema.js";
 import { inWriteTransaction, publicMessage, requestAll, summary, touch, upgrade, upsertMessage } from "./schema.js";
 import { createSearch } from "./search.js";
 import { createPersistOnce, storageUsage } from "./storage.js";
 import { MAX_TITLE_CHARS, clip, newId, oneLine, previewOf } from "./text.js";
+import { createUndo } from "./undo.js";
 
 export { DB_PREFIX, DB_VERSION, STALE_STREAM_MS, dbNameFor, messagesOf, publicMessage, requestAll, summary, upgrade } from "./schema.js";
 export { ATTACHMENT_STORE_BYTES } from "./attachments.js";
@@ -224,56 +225,8 @@ export async function openHistory(uid, { onCommit, onClose, attachmentBytes = AT
       });
     },
 
-    /**
-     * Delete one conversation. Returns an undo token for restore() (null if it did not exist);
-     * the deleted data lives only in that token, in memory.
-     */
-    async remove(id) {
-      const snapshot = await write(async (tx) => {
-        const conversations = tx.objectStore("conversations");
-        const conv = await conversations.get(id);
-        if (!conv) return null;
-        const messages = tx.objectStore("messages");
-        const bodies = await messages.index("bySeq").getAll(messagesOf(id));
-        await requestAll(bodies, (m) => messages.delete(m.id));
-        const blobs = await takeBlobsOf(tx, id);
-        await conversations.delete(id);
-        return { conv, messages: bodies, blobs };
-      });
-      if (!snapshot) return null;
-      const token = Object.freeze({ conversationId: id, title: snapshot.conv.title });
-      undo.set(token, snapshot);
-      announce({ type: "removed", conversationId: id });
-      return token;
-    },
-
-    /**
-     * Undo a remove(); returns the conversation summary, or null when the token was used already.
-     * Its Blobs come back within the total like any others (the oldest may stay out).
-     */
-    async restore(token) {
-      const snapshot = undo.get(token);
-      if (!snapshot) return null;
-      let conv;
-      await writeKeeping(async (tx, keeper) => {
-        conv = { ...snapshot.conv };
-        const conversations = tx.objectStore("conversations");
-        if (await conversations.get(conv.id)) throw new HistoryError("conflict", "This conversation is already back in your history.");
-        const messages = tx.objectStore("messages");
-        const ids = new Map();
-        for (const m of snapshot.messages) {
-          const taken = await messages.get(m.id);
-          ids.set(m.id, taken ? newId() : m.id);
-          await messages.put({ ...m, id: ids.get(m.id) });
-        }
-        await storeBlobs(tx, snapshot.blobs.map((b) => ({ ...b, messageId: ids.get(b.messageId) })), keeper);
-        touch(conv, { activity: false });
-        await conversations.put(conv);
-      });
-      undo.delete(token);
-      announce({ type: "changed", conversationId: conv.id, version: conv.version });
-      return summary(conv);
-    },
+    /** remove(id) -> an undo token, and restore(token): delete with undo (undo.js). */
+    ...createUndo({ write, writeKeeping, announce }),
 
     /** Delete every conversation of this user on this device. Returns how many there were. */
     async removeAll() {
@@ -313,7 +266,6 @@ export async function openHistory(uid, { onCommit, onClose, attachmentBytes = AT
     write,
     announce,
   };
-  const undo = new WeakMap();
   /** search(query, {limit}) — title and text, newest first (search.js). */
   history.search = createSearch(history);
   /** persistOnce() — ask for persistent storage once history holds data (storage.js). */

@@ -1,6 +1,6 @@
-// The signed-in user's history as the page uses it. This file is in the first load and small;
-// the database code (index.js: db.js, sync.js, search.js, idb) is imported only once someone is
-// signed in with history on, and transfer.js only for an export or import.
+// The signed-in user's history as the page uses it. This file and queue.js are in the first load
+// and small; the database code (index.js: db.js, sync.js, search.js, idb) is imported only once
+// someone is signed in with history on, and transfer.js only for an export or import.
 //
 // State it writes: `historyStatus` ("off" | "loading" | "ready" | "unavailable"), `historyError`
 // (why unavailable), `conversations` (the list, newest first, or null), `conversationId` (the
@@ -12,16 +12,17 @@
 // per streamed word. A user message's attachments are stored with it, Blobs and all; when some
 // could not be kept on this device (the total for attachments, or a full device) one notice says
 // so, and the page keeps the bytes it holds until it is closed. Every database call of a
-// session runs in one queue, in order: a reload after another tab's change runs after this
-// tab's own pending writes, so it never brings back what this tab just removed, nor an answer
-// this tab just finished.
+// session runs in one queue (queue.js), in order: a reload after another tab's change runs after
+// this tab's own pending writes, so it never brings back what this tab just removed, nor an
+// answer this tab just finished.
 //
 // sessionStorage keeps one thing: the id of this tab's open conversation (no content), so a
 // reload shows it again.
 
+import { closeWhenIdle, noop, task, unavailable } from "./queue.js";
+
 const OPEN_KEY = "jette.open";
 const NOOP_HANDLE = Object.freeze({ settle() {}, discard() {} });
-const noop = () => {};
 
 /** This tab's open conversation id: read (no argument), or write (`null` forgets it). */
 function openId(...id) {
@@ -35,8 +36,6 @@ function openId(...id) {
   }
   return null;
 }
-
-const unavailable = (message) => Object.assign(new Error(message || "History isn't available in this browser."), { code: "unavailable" });
 
 /**
  * @param {{get, set, subscribe}} store
@@ -110,33 +109,9 @@ export function createHistory(store, { stop = noop, notify = noop } = {}) {
     closeWhenIdle(s);
   }
 
-  /** Close once the queue is empty and no answer is still to be recorded (a stopped answer's settle). */
-  function closeWhenIdle(s) {
-    if (!s.closed || s.handles > 0) return;
-    s.queue.then(() => {
-      if (!s.history || s.shut || s.handles > 0) return;
-      s.shut = true;
-      s.sync.close();
-      s.history.close();
-    });
-  }
-
-  /** Run `fn(history)` after everything queued before it; rejects with its error. */
-  function task(s, fn, write = false) {
-    if (write) s.outstanding += 1;
-    const run = s.queue.then(() => {
-      if (!s.history || s.wiped) throw unavailable(store.get().historyError);
-      return fn(s.history);
-    });
-    s.queue = run.then(noop, noop).then(() => {
-      if (write) s.outstanding -= 1;
-    });
-    return run;
-  }
-
   /** A write of the conversation: its failure is told (never silent), except when moot. */
   function record(s, fn) {
-    return task(s, fn, true).catch((error) => {
+    return task(store, s, fn, true).catch((error) => {
       if (error?.code === "unavailable" || error?.code === "not_found" || s.wiped) return;
       if (error?.code === "history_full") notify({ code: "history_full", message: error.message });
       else notify({ code: "history_error", message: `This wasn't saved to your history on this device: ${error?.message || error}` });
@@ -149,7 +124,7 @@ export function createHistory(store, { stop = noop, notify = noop } = {}) {
       s.relist = true;
       return;
     }
-    s.listing = task(s, (h) => h.listConversations())
+    s.listing = task(store, s, (h) => h.listConversations())
       .then((list) => {
         if (session === s && !s.closed) store.set({ conversations: list });
       }, noop)
@@ -181,7 +156,7 @@ export function createHistory(store, { stop = noop, notify = noop } = {}) {
   function reload(s, id) {
     if (s.reloading) return;
     s.reloading = true;
-    task(s, async (h) => {
+    task(store, s, async (h) => {
       s.reloading = false;
       if (s.outstanding > 0) return reload(s, id); // this tab's own writes first
       const stored = await h.getConversation(id);
@@ -260,7 +235,7 @@ export function createHistory(store, { stop = noop, notify = noop } = {}) {
     if (!s) return false;
     let stored = null;
     try {
-      stored = await task(s, (h) => h.getConversation(id));
+      stored = await task(store, s, (h) => h.getConversation(id));
     } catch (error) {
       if (!quiet) notify({ code: "history_error", message: error?.message || String(error) });
       return false;
@@ -280,7 +255,7 @@ export function createHistory(store, { stop = noop, notify = noop } = {}) {
   function act(fn, write = true) {
     const s = session;
     if (!s || s.closed) return Promise.reject(unavailable(store.get().historyError));
-    return task(s, fn, write).finally(() => write && refresh(s));
+    return task(store, s, fn, write).finally(() => write && refresh(s));
   }
 
   const transfer = () => import("./transfer.js");
@@ -313,7 +288,7 @@ export function createHistory(store, { stop = noop, notify = noop } = {}) {
       await s.ready;
       if (!s.history) throw unavailable(store.get().historyError);
       stop();
-      await task(s, (h) => h.destroy(), true);
+      await task(store, s, (h) => h.destroy(), true);
       Object.assign(s, { wiped: true, closed: true, shut: true }); // a stopped answer's settle, still to come, is not written
       s.sync.close();
       if (session === s) store.set({ conversations: [], conversationId: null });

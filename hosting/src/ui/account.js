@@ -7,8 +7,9 @@
 // State: `authKnown`, `user`, `meName` (the name /api/auth knows), `notAllowed`, `chat` and
 // `limits` (merged with /api/auth's chat.limits).
 
-import { fetchMe, normalizeChat, normalizeQuota, revokeSessions } from "../api.js";
+import { fetchMe, normalizeChat, revokeSessions } from "../api.js";
 import { ApiError, signInErrorMessage } from "../errors.js";
+import { normalizeQuota } from "../quota.js";
 import { watch } from "../state.js";
 import { NO_BANNER, showBanner, showError } from "./banner.js";
 import { forgetKeptDraft, keepDraftForRedirect } from "./composer.js";

@@ -5,10 +5,11 @@
 // (src/history/session.js): the question and an empty answer when sending, the answer once
 // when it ends — never per streamed word.
 
-import { normalizeQuota, sendChat } from "../api.js";
+import { sendChat } from "../api.js";
 import { buildRequest, exportFileName, historyBlobs, messageBytes, toMarkdown } from "../conversation.js";
 import { ApiError, tooLongText } from "../errors.js";
 import { requestOptions } from "../preferences.js";
+import { normalizeQuota } from "../quota.js";
 import { watch } from "../state.js";
 import { NO_BANNER, countdownActive, showBanner, showError } from "./banner.js";
 import { focusComposer } from "./composer.js";

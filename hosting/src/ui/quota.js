@@ -3,7 +3,8 @@
 // tokensLimit, windows, window} | null): `windows` are the request windows /api/auth listed,
 // `window` the label of the tightest ("this minute", "this hour", "today").
 
-import { fetchMe, normalizeQuota, quotaText, tightestWindow, windowsAfterRequest } from "../api.js";
+import { fetchMe } from "../api.js";
+import { normalizeQuota, quotaText, tightestWindow, windowsAfterRequest } from "../quota.js";
 import { watch } from "../state.js";
 import { byTestId } from "./dom.js";
 
