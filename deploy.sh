@@ -13,16 +13,19 @@ PYTHON=.venv/bin/python
 FIREBASE=node_modules/.bin/firebase
 SECRETS=scripts/manage_secrets.py
 # Every setting deploy.env may hold, and the functions that read each one; passed only when set.
+# functions/core/settings.py declares them (source "deploy.env"); tests/deploy/test_settings.py
+# checks that this list and the secrets below send each one to exactly those functions.
 APP_SETTINGS=(
   "LOG_LEVEL chat auth health" "TRUSTED_PROXY_HOPS chat auth health"
   "ALLOWED_EMAILS chat auth" "ALLOWED_DOMAINS chat auth" "CHECK_REVOKED chat auth"
+  "ALLOWED_SIGN_IN_PROVIDERS chat auth"
   "RATE_LIMITS chat auth" "DAILY_TOKEN_BUDGET chat auth" "GLOBAL_DAILY_TOKEN_BUDGET chat auth"
   "AUTH_RATE_LIMITS auth" "MAX_CONCURRENT_STREAMS_PER_USER chat" "CHAT_ENABLED chat"
   "SYSTEM_PROMPT chat" "MAX_OUTPUT_TOKENS chat" "GEMINI_TIMEOUT_S chat"
-  "MAX_HISTORY_MESSAGES chat"
+  "MAX_HISTORY_MESSAGES chat" "REQUEST_BODY_TIMEOUT_S chat"
   # chat enforces these; auth tells the web app (GET /api/auth's "chat" block)
-  "MAX_REQUEST_BYTES chat auth" "MAX_MESSAGE_CHARS chat auth" "MAX_INSTRUCTIONS_CHARS chat auth" "MAX_ATTACHMENTS chat auth"
-  "MAX_ATTACHMENT_BYTES chat auth" "ATTACHMENT_TYPES chat auth"
+  "MAX_REQUEST_BYTES chat auth" "MAX_MESSAGE_CHARS chat auth" "MAX_INSTRUCTIONS_CHARS chat auth"
+  "MAX_ATTACHMENTS chat auth" "MAX_ATTACHMENT_BYTES chat auth" "ATTACHMENT_TYPES chat auth"
 )
 # GEMINI_MODELS or GEMINI_MODEL (see `models` below) goes to chat and auth.
 DEPLOY_SETTINGS=(REGION EXTRA_ORIGINS REQUIRE_AUTH GEMINI_MODEL GEMINI_MODELS MIN_INSTANCES
@@ -121,13 +124,13 @@ app_check=${app_check,,}
     "tokens and chat and auth refuse every request"
 
 # Models (chat calls them, auth lists them): GEMINI_MODELS, id:weight pairs with the default
-# first, else GEMINI_MODEL as the one model. Checked by core/config.py's rule and words, so that
+# first, else GEMINI_MODEL as the one model. Checked by core/models.py's rule and words, so that
 # what the functions would refuse at start stops the deploy (tests/deploy/test_models.py).
 id_rule="lowercase letters, digits, '.' and '-' (at most 100, starting with a letter or digit),\
  like gemini-2.5-flash"
 model_id_re='^[abcdefghijklmnopqrstuvwxyz0123456789][abcdefghijklmnopqrstuvwxyz0123456789.-]{0,99}$'
 models_example="like gemini-2.5-flash:1,gemini-2.5-flash-lite:0.3,gemini-2.5-pro:8"
-check_models() {  # check_models LIST: the first refusal of core/config.py's _models, or nothing
+check_models() {  # check_models LIST: core/models.py's first refusal (parse_models), or nothing
   local rest="$1," entry id weight int frac number=0 where
   local -A seen=()
   while [ -n "$rest" ]; do
@@ -253,7 +256,7 @@ check_chat_memory() {  # MEMORY_CHAT holds CONCURRENCY_CHAT requests of MAX_REQU
       "5.5 x MAX_REQUEST_BYTES per request), or lower CONCURRENCY_CHAT or MAX_REQUEST_BYTES"
 }
 
-secrets_of() {  # the Secret Manager secrets a function reads
+secrets_of() {  # the Secret Manager secrets a function reads (core/settings.py: source "secret")
   case "$1" in chat) echo GEMINI_API_KEY SECRET_KEY ;; auth) echo SECRET_KEY ;; esac
 }
 

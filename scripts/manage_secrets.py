@@ -21,8 +21,11 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 ROOT = os.path.dirname(_HERE)
-NAMES = ("GEMINI_API_KEY", "SECRET_KEY")
-USED_BY = {"GEMINI_API_KEY": ("chat",), "SECRET_KEY": ("chat", "auth")}  # who must redeploy
+sys.path.insert(0, os.path.join(ROOT, "functions"))
+from core.settings import SETTINGS  # noqa: E402  (stdlib only; functions/ put on sys.path above)
+
+NAMES = tuple(name for name, entry in SETTINGS.items() if entry.source == "secret")
+USED_BY = {name: SETTINGS[name].functions for name in NAMES}  # who must redeploy
 ACCESSOR = "roles/secretmanager.secretAccessor"
 ENABLED, STATES = 1, {1: "enabled", 2: "disabled", 3: "destroyed"}  # SecretVersion.State
 

@@ -1,55 +1,61 @@
-"""The one error envelope every function answers with, and its code -> status table.
+"""The one error envelope every function answers with, and the one table of its codes.
 
-    ApiError(code, message)  -> {"error": {"code", "message"}} + status + headers of the SPEC
-    any other exception       -> "internal" 500 (traceback logged server-side only)
+    Code                     -> each code's HTTP status, default message and extra header
+    ApiError(code, message)  -> {"error": {"code", "message"}} + the code's status and header
+    any other exception      -> "internal" 500 (traceback logged server-side only)
+
+The web app's copy of the table (hosting/src/generated/contract.js) is written from `Code` by
+scripts/generate.py; tests/unit/test_generated.py fails when it is stale.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from enum import StrEnum
 
 from flask import Response
 
-__all__ = ["ApiError", "STATUS", "error_response", "json_response"]
+__all__ = ["ApiError", "Code", "DEFAULT_MESSAGES", "STATUS", "error_response", "json_response"]
 
-STATUS = {
-    "invalid_argument": 400,
-    "unauthenticated": 401,
-    "permission_denied": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "request_timeout": 408,
-    "payload_too_large": 413,
-    "unsupported_media_type": 415,
-    "blocked": 422,
-    "rate_limited": 429,
-    "quota_exceeded": 429,
-    "internal": 500,
-    "upstream_error": 502,
-    "unavailable": 503,
-    "timeout": 504,
-}
 
-DEFAULT_MESSAGES = {
-    "invalid_argument": "The request is not valid.",
-    "unauthenticated": "Sign in to continue.",
-    "permission_denied": "You do not have access to this app.",
-    "not_found": "There is nothing here.",
-    "method_not_allowed": "This method is not allowed here.",
-    "request_timeout": "The request body did not arrive in time.",
-    "payload_too_large": "The request is too large.",
-    "unsupported_media_type": "Send the request as application/json.",
-    "blocked": "The answer was blocked by the model's safety filters.",
-    "rate_limited": "Too many requests; please wait a moment.",
-    "quota_exceeded": "Your quota is used up for today.",
-    "internal": "Something went wrong on our side.",
-    "upstream_error": "The model service failed; please try again.",
-    "unavailable": "The service is busy or paused; please try again later.",
-    "timeout": "The model took too long to answer.",
-}
+class Code(StrEnum):
+    """An error code (the member's value is the code on the wire) with its HTTP `status`, its
+    default `message` and the `header` every answer with it carries (None: no extra header)."""
 
-_RETRY_AFTER_CODES = {"rate_limited", "quota_exceeded", "unavailable"}
+    status: int
+    message: str
+    header: str | None
+
+    def __new__(cls, code: str, status: int, message: str, header: str | None = None):
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.status, member.message, member.header = status, message, header
+        return member
+
+    INVALID_ARGUMENT = "invalid_argument", 400, "The request is not valid."
+    UNAUTHENTICATED = "unauthenticated", 401, "Sign in to continue.", "WWW-Authenticate"
+    PERMISSION_DENIED = "permission_denied", 403, "You do not have access to this app."
+    NOT_FOUND = "not_found", 404, "There is nothing here."
+    METHOD_NOT_ALLOWED = "method_not_allowed", 405, "This method is not allowed here.", "Allow"
+    REQUEST_TIMEOUT = "request_timeout", 408, "The request body did not arrive in time."
+    PAYLOAD_TOO_LARGE = "payload_too_large", 413, "The request is too large."
+    UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", 415,
+                              "Send the request as application/json.")
+    BLOCKED = "blocked", 422, "The answer was blocked by the model's safety filters."
+    RATE_LIMITED = ("rate_limited", 429, "Too many requests; please wait a moment.",
+                    "Retry-After")
+    QUOTA_EXCEEDED = "quota_exceeded", 429, "Your quota is used up for today.", "Retry-After"
+    INTERNAL = "internal", 500, "Something went wrong on our side."
+    UPSTREAM_ERROR = "upstream_error", 502, "The model service failed; please try again."
+    UNAVAILABLE = ("unavailable", 503, "The service is busy or paused; please try again later.",
+                   "Retry-After")
+    TIMEOUT = "timeout", 504, "The model took too long to answer."
+
+
+# Views of the table by code string (for callers that want a plain mapping).
+STATUS = {code.value: code.status for code in Code}
+DEFAULT_MESSAGES = {code.value: code.message for code in Code}
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -60,26 +66,27 @@ class ApiError(Exception):
                  allow: tuple[str, ...] = (), reason: str | None = None):
         if code not in STATUS:
             raise ValueError(f"unknown error code {code!r}")
-        super().__init__(code)
-        self.code = code
-        self.status = STATUS[code]
-        self.message = message or DEFAULT_MESSAGES[code]
+        entry = Code(code)
+        super().__init__(entry.value)
+        self.code = entry.value
+        self.status = entry.status
+        self.message = message or entry.message
         self.retry_after = retry_after
         self.allow = allow
-        self.reason = reason or code
+        self.reason = reason or entry.value
 
     def body(self) -> dict:
         return {"error": {"code": self.code, "message": self.message}}
 
     def headers(self) -> dict[str, str]:
-        headers = {}
-        if self.code == "unauthenticated":
-            headers["WWW-Authenticate"] = "Bearer"
-        if self.code == "method_not_allowed":
-            headers["Allow"] = ", ".join(self.allow)
-        if self.code in _RETRY_AFTER_CODES:
-            headers["Retry-After"] = str(max(1, int(self.retry_after or 30)))
-        return headers
+        header = Code(self.code).header
+        if header == "WWW-Authenticate":
+            return {header: "Bearer"}
+        if header == "Allow":
+            return {header: ", ".join(self.allow)}
+        if header == "Retry-After":
+            return {header: str(max(1, int(self.retry_after or 30)))}
+        return {}
 
 
 def json_response(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -11,20 +11,11 @@
  * @typedef {{name: string, mimeType: string, data: string}} WireAttachment  (data: standard base64)
  */
 
-export const ATTACHMENT_TYPES = Object.freeze([
-  "image/png", "image/jpeg", "image/webp", "image/heic", "image/heif",
-  "application/pdf", "text/plain", "text/markdown", "text/csv",
-]);
+import { DEFAULT_LIMITS } from "./generated/contract.js";
 
-// Until the server says otherwise (config.json, then GET /api/auth's chat.limits).
-export const DEFAULT_LIMITS = Object.freeze({
-  maxMessageChars: 8000,
-  maxHistoryMessages: 40,
-  maxRequestBytes: 20 * 1024 * 1024, // the server's MAX_REQUEST_BYTES default (attachments in base64 included)
-  maxAttachments: 4,
-  maxAttachmentBytes: 5 * 1024 * 1024,
-  attachmentTypes: ATTACHMENT_TYPES,
-});
+// Until the server says otherwise (config.json, then GET /api/auth's chat.limits): its defaults,
+// as scripts/generate.py writes them from functions/core/settings.py.
+export { DEFAULT_LIMITS };
 
 /** A limit from the state, or its default when the server has not said it yet. */
 export const limitOf = (limits, key) => limits?.[key] ?? DEFAULT_LIMITS[key];

@@ -1,24 +1,11 @@
-// Error codes (the server's table in functions/core/errors.py + the browser's own) -> what the user reads.
-// Pure: no DOM, no fetch globals needed (a Response-like object is enough).
+// Error codes (the server's, from functions/core/errors.py via the generated contract, and the
+// browser's own) -> what the user reads. Pure: no DOM, no fetch globals needed (a Response-like
+// object is enough).
 
-/** Every code of the SPEC's error table, with its HTTP status. */
-export const SPEC_CODES = Object.freeze({
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  request_timeout: 408,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  blocked: 422,
-  rate_limited: 429,
-  quota_exceeded: 429,
-  internal: 500,
-  upstream_error: 502,
-  unavailable: 503,
-  timeout: 504,
-});
+import { ERROR_CODES } from "./generated/contract.js";
+
+/** Every code the server answers with, with its HTTP status. */
+export const SERVER_CODES = Object.freeze(Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { status }]) => [code, status])));
 
 /** Codes the browser itself produces. */
 export const CLIENT_CODES = Object.freeze(["network", "interrupted", "config", "starting", "unknown"]);
@@ -50,37 +37,22 @@ const MESSAGES = {
   unknown: "Something unexpected happened. Please try again.",
 };
 
-// The backend's generic sentences (functions/core/errors.py): no use repeating them as detail.
-const SERVER_DEFAULTS = new Set([
-  "The request is not valid.",
-  "Sign in to continue.",
-  "You do not have access to this app.",
-  "There is nothing here.",
-  "This method is not allowed here.",
-  "The request body did not arrive in time.",
-  "The request is too large.",
-  "Send the request as application/json.",
-  "The answer was blocked by the model's safety filters.",
-  "Too many requests; please wait a moment.",
-  "Your quota is used up for today.",
-  "Something went wrong on our side.",
-  "The model service failed; please try again.",
-  "The service is busy or paused; please try again later.",
-  "The model took too long to answer.",
-]);
+// The server's default sentences: no use repeating them as detail.
+const SERVER_DEFAULTS = new Set(Object.values(ERROR_CODES).map(({ message }) => message));
 
 const SIGNED_OUT_MESSAGE = "Sign in with Google to chat.";
 // functions/core/app_check.py's refusal (APP_CHECK=enforce): a 401 that no new sign-in fixes.
 const APP_NOT_VERIFIED = "This app could not be verified.";
 const APP_NOT_VERIFIED_MESSAGE =
   "This browser could not be verified by App Check. Reload the page; if it keeps happening, allow Google's reCAPTCHA (a blocker or extension may stop it).";
-const COUNTDOWN_CODES = new Set(["rate_limited", "quota_exceeded", "unavailable"]);
+// The codes whose answers carry Retry-After.
+const COUNTDOWN_CODES = new Set(Object.keys(ERROR_CODES).filter((code) => ERROR_CODES[code].header === "Retry-After"));
 const RETRYABLE = new Set(["internal", "upstream_error", "unavailable", "timeout", "network", "interrupted", "blocked", "rate_limited", "unknown"]);
 
 /** An error from the chat or auth API, or from the network. */
 export class ApiError extends Error {
   /**
-   * @param {string} code  a SPEC code or one of CLIENT_CODES
+   * @param {string} code  a server code or one of CLIENT_CODES
    * @param {{status?: number, serverMessage?: string, retryAfter?: number|null}} [info]
    */
   constructor(code, { status = 0, serverMessage = "", retryAfter = null } = {}) {
@@ -93,10 +65,10 @@ export class ApiError extends Error {
   }
 }
 
-/** The code a bare HTTP status stands for (when the body is not the SPEC envelope). */
+/** The code a bare HTTP status stands for (when the body is not the error envelope). */
 export function codeForStatus(status) {
   if (status === 429) return "rate_limited";
-  for (const [code, s] of Object.entries(SPEC_CODES)) if (s === status) return code;
+  for (const [code, s] of Object.entries(SERVER_CODES)) if (s === status) return code;
   if (status >= 500) return "internal";
   return "unknown";
 }
@@ -118,7 +90,7 @@ export function parseRetryAfter(value, nowMs = Date.now()) {
 }
 
 /**
- * Build an ApiError from a non-2xx Response (reads its JSON body when it is the SPEC envelope).
+ * Build an ApiError from a non-2xx Response (reads its JSON body when it is the error envelope).
  * @param {{status: number, headers: {get(name: string): string|null}, json(): Promise<any>}} response
  */
 export async function errorFromResponse(response, nowMs = Date.now()) {
@@ -127,7 +99,7 @@ export async function errorFromResponse(response, nowMs = Date.now()) {
   try {
     const body = await response.json();
     const err = body && body.error;
-    if (err && typeof err.code === "string" && err.code in SPEC_CODES) code = err.code;
+    if (err && typeof err.code === "string" && err.code in SERVER_CODES) code = err.code;
     if (err && typeof err.message === "string") serverMessage = err.message.slice(0, 300);
   } catch {
     // not JSON (a proxy's HTML page, an empty body): the status decides
@@ -142,7 +114,7 @@ export async function errorFromResponse(response, nowMs = Date.now()) {
 /** An `event: error` payload of the chat stream -> ApiError. */
 export function errorFromEvent(data) {
   const err = data && data.error;
-  const code = err && typeof err.code === "string" && err.code in SPEC_CODES ? err.code : "unknown";
+  const code = err && typeof err.code === "string" && err.code in SERVER_CODES ? err.code : "unknown";
   return new ApiError(code, {
     serverMessage: err && typeof err.message === "string" ? err.message.slice(0, 300) : "",
   });

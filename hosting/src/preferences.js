@@ -7,12 +7,13 @@
 // State it writes: `preferences` = {key, model, instructions} of whoever is signed in (`key` is
 // null while it is being worked out: nothing is saved then).
 
+import { DEFAULT_LIMITS } from "./generated/contract.js";
 import { watch } from "./state.js";
 
 const PREFIX = "jette.prefs.";
 const ANONYMOUS = `${PREFIX}anonymous`;
 // The server's default MAX_INSTRUCTIONS_CHARS, until /api/auth has told this one's.
-const DEFAULT_MAX_INSTRUCTIONS = 2000;
+const DEFAULT_MAX_INSTRUCTIONS = DEFAULT_LIMITS.maxInstructionsChars;
 export const NO_PREFERENCES = Object.freeze({ key: null, model: null, instructions: "" });
 
 // Entries localStorage refused (disabled, full): kept for this page only, and read first.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ApiError,
-  SPEC_CODES,
+  SERVER_CODES,
   codeForStatus,
   countdownText,
   describeError,
@@ -11,25 +11,10 @@ import {
   messageFor,
   parseRetryAfter,
 } from "../src/errors.js";
+import { ERROR_CODES } from "../src/generated/contract.js";
 
-// The server's error table (functions/core/errors.py), written out here so a change there is noticed.
-const SPEC_TABLE = {
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  request_timeout: 408,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  blocked: 422,
-  rate_limited: 429,
-  quota_exceeded: 429,
-  internal: 500,
-  upstream_error: 502,
-  unavailable: 503,
-  timeout: 504,
-};
+// The server's error table, as scripts/generate.py writes it from functions/core/errors.py.
+const SERVER_TABLE = Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { status }]) => [code, status]));
 
 function fakeResponse(status, body, headers = {}) {
   return new Response(typeof body === "string" ? body : JSON.stringify(body), {
@@ -39,11 +24,12 @@ function fakeResponse(status, body, headers = {}) {
 }
 
 describe("error codes", () => {
-  it("knows every SPEC code with its status", () => {
-    expect(SPEC_CODES).toEqual(SPEC_TABLE);
+  it("knows every server code with its status", () => {
+    expect(SERVER_CODES).toEqual(SERVER_TABLE);
+    expect(Object.keys(SERVER_TABLE).length).toBeGreaterThan(10);
   });
 
-  it.each(Object.keys(SPEC_TABLE))("%s has its own human message", (code) => {
+  it.each(Object.keys(SERVER_TABLE))("%s has its own human message", (code) => {
     const { message, code: described } = describeError(new ApiError(code));
     expect(described).toBe(code);
     expect(message).toBe(messageFor(code));
@@ -53,7 +39,7 @@ describe("error codes", () => {
   });
 
   it("gives every code a distinct message", () => {
-    const messages = Object.keys(SPEC_TABLE).map(messageFor);
+    const messages = Object.keys(SERVER_TABLE).map(messageFor);
     expect(new Set(messages).size).toBe(messages.length);
   });
 
@@ -99,7 +85,9 @@ describe("error codes", () => {
     expect(new ApiError("no_such_code").code).toBe("unknown");
   });
 
-  it("offers a countdown only for rate_limited, quota_exceeded and unavailable with Retry-After", () => {
+  it("offers a countdown only for the codes whose answers carry Retry-After", () => {
+    const withRetryAfter = Object.keys(ERROR_CODES).filter((code) => ERROR_CODES[code].header === "Retry-After");
+    expect(withRetryAfter).toEqual(["rate_limited", "quota_exceeded", "unavailable"]);
     expect(describeError(new ApiError("rate_limited", { retryAfter: 42 })).retryAfter).toBe(42);
     expect(describeError(new ApiError("quota_exceeded", { retryAfter: 3600 })).retryAfter).toBe(3600);
     expect(describeError(new ApiError("unavailable", { retryAfter: 30 })).retryAfter).toBe(30);
@@ -112,13 +100,13 @@ describe("error codes", () => {
     expect(d.detail).toMatch(/30 per 1 minute/);
     expect(describeError(new ApiError("timeout", { serverMessage: messageFor("timeout") })).detail).toBe("");
     // the backend's generic sentence for a code adds nothing
-    expect(describeError(new ApiError("upstream_error", { serverMessage: "The model service failed; please try again." })).detail).toBe("");
+    expect(describeError(new ApiError("upstream_error", { serverMessage: ERROR_CODES.upstream_error.message })).detail).toBe("");
     expect(describeError(new ApiError("unavailable", { serverMessage: "Chat is paused by the operators; please try later." })).detail).toMatch(/paused by the operators/);
   });
 });
 
 describe("errorFromResponse", () => {
-  it("reads the SPEC envelope and Retry-After", async () => {
+  it("reads the error envelope and Retry-After", async () => {
     const error = await errorFromResponse(
       fakeResponse(429, { error: { code: "quota_exceeded", message: "Your daily quota is used up." } }, { "Retry-After": "42" }),
     );
@@ -129,7 +117,7 @@ describe("errorFromResponse", () => {
     expect(error.serverMessage).toBe("Your daily quota is used up.");
   });
 
-  it.each(Object.entries(SPEC_TABLE))("falls back on the status for %s (%i) without a JSON body", async (code, status) => {
+  it.each(Object.entries(SERVER_TABLE))("falls back on the status for %s (%i) without a JSON body", async (code, status) => {
     const error = await errorFromResponse(new Response("<html>proxy error</html>", { status }));
     expect(error.code).toBe(code === "quota_exceeded" ? "rate_limited" : code);
   });

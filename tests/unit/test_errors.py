@@ -1,4 +1,4 @@
-"""core.errors: the SPEC's code -> status table, its extra headers, and the one envelope."""
+"""core.errors: openapi.yaml's code -> status table, its extra headers, and the one envelope."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import ApiError, error_response, json_response
 
-# The table of the SPEC, written out here on purpose (not imported from the code under test).
+# The table of openapi.yaml, written out here on purpose (not imported from the code under test).
 SPEC_STATUS = {
     "invalid_argument": 400, "unauthenticated": 401, "permission_denied": 403,
     "not_found": 404, "method_not_allowed": 405, "request_timeout": 408,
