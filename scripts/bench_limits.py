@@ -54,9 +54,9 @@ def measure(storage: str, requests: int) -> tuple[list[float], list[float], dict
         subject = f"uid:bench{number % 10}"
         before = len(counter.calls) if counter else 0
         started = time.perf_counter()
-        admission = quota.admit_chat(subject)
+        admission = quota.admit_chat(subject, 120)
         admitted = time.perf_counter()
-        admission.finish(120)
+        quota.settle_chat(admission, 120)
         done = time.perf_counter()
         admit_ms.append((admitted - started) * 1000)
         finish_ms.append((done - admitted) * 1000)

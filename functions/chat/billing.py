@@ -1,10 +1,12 @@
 """What one answer costs: the worst case reserved before Gemini is called, and the exact charge
 that replaces it afterwards, from Gemini's usageMetadata or, failing that, its free countTokens.
 
-    reservation(turn)  input upper bound + MAX_OUTPUT_TOKENS      (admission, core.quota)
-                       (attachments: Gemini's published rules, else its countTokens)
-    Meter              what Gemini reported and sent while the answer ran
-    charge(meter, …)   what Gemini bills for it                    (settlement)
+    Bill.open(…)       reserve the worst case, or be refused      (admission, core.quota)
+      reservation(turn)  input upper bound + MAX_OUTPUT_TOKENS
+                         (attachments: Gemini's published rules, else its countTokens)
+    bill.meter         what Gemini reported and sent while the answer ran
+    bill.settle()      charge(meter, …), what Gemini bills, in place of the reservation
+                                                                   (settlement, exactly once)
 
 Both are in weighted tokens, what the budgets count: Gemini's tokens × the chosen model's
 weight (GEMINI_MODELS), rounded up, and at least 1 when Gemini's count is above 0.
@@ -12,16 +14,22 @@ weight (GEMINI_MODELS), rounded up, and at least 1 when Gemini's count is above 
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from core import log
 from core.config import Config
+from core.quota import Admission, Quota
 
 from attachments import TOKENS_PER_PART, Attachment
 from turn import Turn, system_instruction
+
+if TYPE_CHECKING:
+    from upstream import Gemini
 
 # Gemini's tokenizer falls back to single bytes, so a text never makes more tokens than its
 # UTF-8 bytes; each turn adds a few framing tokens.
@@ -76,6 +84,62 @@ class Meter:
         usage = self.usage or {}
         return {"inputTokens": usage.get("inputTokens", 0),
                 "outputTokens": usage.get("outputTokens", 0)}
+
+
+class Bill:
+    """One answer's charge, from admission to settlement: the one place that reserves, charges
+    and frees the stream slot. Used as a context manager around the work:
+
+        with Bill.open(config, quota, gemini, subject, turn) as bill:  # reserved, or refused
+            Gemini runs and records what it reports in bill.meter
+            bill.settle()  # the quota left, for the answer; leaving the block settles too
+
+    settle() charges what Gemini billed for the meter, exactly once however often it is called
+    (then it answers the same). Leaving the block settles, by an exception too: Gemini bills
+    only what it accepted. A streamed answer outlives the block: `hand_over()` leaves the
+    settlement to the stream (its `done`, and its close() when the response ends).
+    """
+
+    def __init__(self, config: Config, quota: Quota, admission: Admission, turn: Turn,
+                 count_tokens: Callable[[list[dict]], int]):
+        self.meter = Meter()
+        self._config, self._quota, self._admission, self._turn = config, quota, admission, turn
+        self._count_tokens = count_tokens
+        self._lock = threading.Lock()
+        self._left: dict | None = None
+        self._handed_over = False
+
+    @classmethod
+    def open(cls, config: Config, quota: Quota, gemini: Gemini, subject: str,
+             turn: Turn) -> Bill:
+        """Reserve the most `turn` can cost `subject`, or raise the refusal (429, 503)."""
+        if any(attachment.token_bound() is None for attachment in turn.all_attachments()):
+            quota.precheck_chat(subject)  # Gemini counts no file of a refused request
+        count_media = functools.partial(gemini.count_media, model=turn.model)
+        admission = quota.admit_chat(subject, reservation(turn, config, count_media))
+        return cls(config, quota, admission, turn,
+                   functools.partial(gemini.count_tokens, model=turn.model))
+
+    def settle(self) -> dict:
+        """Charge what Gemini bills in place of the reservation and free the stream slot (once);
+        returns the quota left: {"requestsLeft", "tokensLeft"}."""
+        with self._lock:
+            if self._left is None:
+                tokens = charge(self.meter, self._turn, self._config, self._count_tokens)
+                self._left = self._quota.settle_chat(self._admission, tokens)
+            return self._left
+
+    def hand_over(self) -> Bill:
+        """The stream settles from here on: leaving the `with` block no longer does."""
+        self._handed_over = True
+        return self
+
+    def __enter__(self) -> Bill:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if not self._handed_over:
+            self.settle()
 
 
 def charge(meter: Meter, turn: Turn, config: Config,

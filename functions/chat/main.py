@@ -1,10 +1,9 @@
 """The `chat` Cloud Function: POST a message (+ history, attachments, a listed model, custom
 instructions), get Gemini's answer as JSON or SSE.
 
-parse -> shared checks (origin, method, kill switch, sign-in, body, limits) -> Gemini -> respond.
+parse -> shared checks (origin, method, kill switch, sign-in, body) -> a Bill (limits, the worst
+case reserved) -> Gemini -> respond; the bill settles to what Gemini billed, exactly once.
 """
-
-import functools
 
 from flask import Response
 
@@ -17,7 +16,7 @@ from core.errors import ApiError, json_response
 from core.http import Endpoint
 from core.quota import Quota
 
-from billing import Meter, charge, reservation
+from billing import Bill
 from sse import ChatEvents
 from turn import parse_turn
 from upstream import Gemini
@@ -37,32 +36,15 @@ def answer(request):
     verify_app(request, CONFIG)
     identity = authenticate(request, CONFIG)
     turn = parse_turn(read_json(request, CONFIG.max_request_bytes), CONFIG)
-    meter = Meter()
-    if any(attachment.token_bound() is None for attachment in turn.all_attachments()):
-        QUOTA.precheck_chat(identity.subject)  # Gemini counts no file of a refused request
-    count_media = functools.partial(GEMINI.count_media, subject=identity.subject, model=turn.model)
-    admission = QUOTA.admit_chat(identity.subject, reservation(turn, CONFIG, count_media))
-
-    @functools.cache  # counted once, however often the stream asks
-    def settle() -> dict:
-        """Charge what Gemini bills and free the stream slot."""
-        count_tokens = functools.partial(GEMINI.count_tokens, model=turn.model)
-        return admission.settle(charge(meter, turn, CONFIG, count_tokens))
-
     streaming = "text/event-stream" in request.headers.get("Accept", "").lower()
-    try:
+    with Bill.open(CONFIG, QUOTA, GEMINI, identity.subject, turn) as bill:
         if streaming:
-            first, rest = GEMINI.open_stream(turn, identity.subject, meter)
-        else:
-            reply = GEMINI.complete(turn, identity.subject, meter)
-    except BaseException:
-        settle()  # Gemini bills only what it accepted: usually nothing here
-        raise
-    if streaming:
-        return Response(ChatEvents(first, rest, meter, settle),
-                        mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
-    return json_response({"reply": reply.text, "finishReason": reply.finish_reason or "STOP",
-                          "usage": meter.public_usage(), "quota": settle()})
+            first, rest = GEMINI.open_stream(turn, bill.meter)
+            return Response(ChatEvents(first, rest, bill.hand_over()),
+                            mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        reply = GEMINI.complete(turn, bill.meter)
+        return json_response({"reply": reply.text, "finishReason": reply.finish_reason or "STOP",
+                              "usage": bill.meter.public_usage(), "quota": bill.settle()})
 
 
 def chat(request):

@@ -1,15 +1,14 @@
 """Gemini through google-genai: one lazy client per instance, a total deadline, and retries
-with backoff on 429/5xx only until the first chunk exists (nothing has reached the client yet).
-Every call records what Gemini reported into a `billing.Meter`. The turn picks the model (one
-of GEMINI_MODELS) and may carry the user's instructions for system_instruction.
+with backoff, only until the first chunk exists (nothing has reached the client yet) and only
+of what upstream_errors calls retryable. Every call records what Gemini reported into a
+`billing.Meter`. The turn picks the model (one of GEMINI_MODELS) and may carry the user's
+instructions for system_instruction.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import random
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from google import genai
-from google.genai import errors as genai_errors
 from google.genai import types
 
 from core import log
@@ -27,11 +25,11 @@ from core.errors import ApiError
 from attachments import Attachment
 from billing import Meter
 from turn import Turn, system_instruction
+from upstream_errors import classify, status_of, upstream_failure
 
 MAX_ATTEMPTS = 3
 FIRST_BACKOFF_S = 0.5
 COUNT_TOKENS_TIMEOUT_S = 10
-QUOTA_RETRY_AFTER_S = 30
 MEDIA_COUNTS_KEPT = 512  # attachments' token counts remembered per instance (by a hash of the bytes)
 # Finish reasons that mean "stopped by a filter"; with no text at all the answer is `blocked`.
 FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
@@ -64,7 +62,7 @@ class Gemini:
                                                 http_options=options)
         return self._client
 
-    def complete(self, turn: Turn, subject: str, meter: Meter) -> Chunk:
+    def complete(self, turn: Turn, meter: Meter) -> Chunk:
         """One whole answer (JSON mode)."""
         deadline = time.monotonic() + self._config.gemini_timeout_s
         model = self._model(turn)
@@ -75,10 +73,9 @@ class Gemini:
                 config=self._request_config(turn, remaining))
             return read_chunk(response, meter, first=True)
 
-        return self._with_retries(attempt, deadline, subject, meter)
+        return self._with_retries(attempt, deadline, meter)
 
-    def open_stream(self, turn: Turn, subject: str,
-                    meter: Meter) -> tuple[Chunk, Iterator[Chunk]]:
+    def open_stream(self, turn: Turn, meter: Meter) -> tuple[Chunk, Iterator[Chunk]]:
         """The first chunk (retried as needed) and an iterator over the rest of the answer."""
         deadline = time.monotonic() + self._config.gemini_timeout_s
         model = self._model(turn)
@@ -96,8 +93,8 @@ class Gemini:
                 stream.close()
                 raise
 
-        first, stream = self._with_retries(attempt, deadline, subject, meter)
-        return first, _Rest(self._rest(stream, deadline, subject, meter), stream)
+        first, stream = self._with_retries(attempt, deadline, meter)
+        return first, _Rest(self._rest(stream, deadline, meter), stream)
 
     def count_tokens(self, contents: list[dict], model: str | None = None) -> int:
         """Gemini's own count for `contents` with `model` (default: the first of GEMINI_MODELS;
@@ -108,7 +105,7 @@ class Gemini:
                 timeout=COUNT_TOKENS_TIMEOUT_S * 1000)))
         return int(response.total_tokens or 0)
 
-    def count_media(self, attachment: Attachment, subject: str, model: str | None = None) -> int:
+    def count_media(self, attachment: Attachment, model: str | None = None) -> int:
         """Gemini's token count for one attachment with `model`, remembered per instance."""
         key = (self._config.model(model).id, hashlib.sha256(attachment.data).digest())
         with self._lock:
@@ -118,14 +115,14 @@ class Gemini:
         try:
             tokens = self.count_tokens([{"role": "user", "parts": [attachment.part()]}], model)
         except Exception as error:
-            raise upstream_failure(error, subject) from None
+            raise upstream_failure(error) from None
         with self._lock:
             self._media_tokens[key] = tokens
             while len(self._media_tokens) > MEDIA_COUNTS_KEPT:
                 self._media_tokens.popitem(last=False)
         return tokens
 
-    def _rest(self, stream, deadline: float, subject: str, meter: Meter) -> Iterator[Chunk]:
+    def _rest(self, stream, deadline: float, meter: Meter) -> Iterator[Chunk]:
         try:
             for response in stream:
                 if time.monotonic() > deadline:
@@ -134,7 +131,7 @@ class Gemini:
         except ApiError:
             raise
         except Exception as error:
-            raise upstream_failure(error, subject, mid_stream=True) from None
+            raise upstream_failure(error, mid_stream=True) from None
         finally:
             stream.close()  # a client that went away stops the upstream call here
 
@@ -148,26 +145,27 @@ class Gemini:
             http_options=types.HttpOptions(timeout=max(1, int(remaining_s * 1000))),
         )
 
-    def _with_retries(self, attempt, deadline: float, subject: str, meter: Meter):
+    def _with_retries(self, attempt, deadline: float, meter: Meter):
         backoff = FIRST_BACKOFF_S
         for number in range(1, MAX_ATTEMPTS + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise upstream_failure(TimeoutError(), subject)
+                raise upstream_failure(TimeoutError())
             try:
                 return attempt(remaining)
             except ApiError as refusal:
-                log.security_event("upstream_refusal", subject=subject, reason=refusal.reason)
+                log.security_event("upstream_refusal", reason=refusal.reason)
                 raise
             except Exception as error:
-                if _status(error) is None and not _never_sent(error):
-                    meter.unknown = True  # Gemini may have run it: never retried, charged
+                failure = classify(error)
+                if failure.may_have_run:
+                    meter.unknown = True  # never retried, and charged as if it ran
                 wait = backoff * random.uniform(0.8, 1.2)
-                if (not _retryable(error) or number == MAX_ATTEMPTS
+                if (not failure.retry or number == MAX_ATTEMPTS
                         or time.monotonic() + wait >= deadline):
-                    raise upstream_failure(error, subject) from None
+                    raise upstream_failure(error) from None
                 log.logger.warning("upstream retry", extra={"fields": {
-                    "subject": subject, "attempt": number, "status": _status(error)}})
+                    "attempt": number, "status": status_of(error)}})
                 time.sleep(wait)
                 backoff *= 2
         raise AssertionError("unreachable")
@@ -219,57 +217,6 @@ def read_chunk(response: types.GenerateContentResponse, meter: Meter, first: boo
     if first and not text and finish in FILTERED:
         raise ApiError("blocked", reason="answer_blocked")
     return Chunk(text, finish)
-
-
-def upstream_failure(error: BaseException, subject: str, mid_stream: bool = False) -> ApiError:
-    """Map an SDK or transport failure to our error code, and log it without content."""
-    status = _status(error)
-    if isinstance(error, TimeoutError) or _is_transport(error, "TimeoutException"):
-        result = ApiError("timeout", reason="deadline")
-    elif status == 429:
-        # Gemini's quota is ours, not the user's fault: 503 with an honest Retry-After.
-        result = ApiError("unavailable", "The model is busy right now; please try again soon.",
-                          retry_after=_retry_delay(error) or QUOTA_RETRY_AFTER_S,
-                          reason="upstream_quota")
-    else:
-        result = ApiError("upstream_error", reason="upstream_status" if status else "connection")
-    log.security_event("upstream_error", logging.ERROR, subject=subject, status=status or 0,
-                       reason=result.reason, error_class=type(error).__name__,
-                       mid_stream=mid_stream)
-    return result
-
-
-def _retryable(error: BaseException) -> bool:
-    """Only what Gemini refused with a status, or what never reached it, is tried again: a
-    call cut off after it was sent may have run (and been billed)."""
-    status = _status(error)
-    if status is not None:
-        return status == 429 or status >= 500
-    return _never_sent(error)
-
-
-def _never_sent(error: BaseException) -> bool:
-    return _is_transport(error, "ConnectError") or _is_transport(error, "ConnectTimeout")
-
-
-def _status(error: BaseException) -> int | None:
-    return error.code if isinstance(error, genai_errors.APIError) else None
-
-
-def _is_transport(error: BaseException, class_name: str) -> bool:
-    # google-genai may use httpx or its fork httpx2: match the exception family by name.
-    return any(cls.__name__ == class_name and cls.__module__.startswith("httpx")
-               for cls in type(error).__mro__)
-
-
-def _retry_delay(error: BaseException) -> int | None:
-    details = getattr(error, "details", None)
-    body = details.get("error", details) if isinstance(details, dict) else {}
-    for item in body.get("details", []) if isinstance(body, dict) else []:
-        match = re.fullmatch(r"(\d+)(?:\.\d+)?s", str(item.get("retryDelay", "")))
-        if match:
-            return max(1, int(match.group(1)))
-    return None
 
 
 def _name(reason) -> str | None:

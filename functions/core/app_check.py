@@ -16,7 +16,6 @@ from flask import Request
 from . import log
 from .config import Config
 from .errors import ApiError
-from .http import subject_of
 
 __all__ = ["HEADER", "verify_app"]
 
@@ -31,8 +30,8 @@ def verify_app(request: Request, config: Config) -> None:
     reason = _problem(request.headers.get(HEADER), config)
     if reason is None:
         return
-    log.security_event("app_check_failed", subject=subject_of(request, config),
-                       function=config.function, mode=config.app_check, reason=reason)
+    log.security_event("app_check_failed", function=config.function, mode=config.app_check,
+                       reason=reason)
     if config.app_check != "enforce":
         return
     if reason == "unavailable":

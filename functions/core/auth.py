@@ -20,7 +20,6 @@ from flask import Request
 from . import log
 from .config import Config
 from .errors import ApiError
-from .http import set_subject, subject_of
 from .identity import Identity, anonymous, client_ip, pseudonym
 
 __all__ = ["verify_bearer", "authenticate", "revoke_sessions"]
@@ -50,24 +49,24 @@ def verify_bearer(request: Request, config: Config) -> Identity | None:
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
-        raise _refuse(request, config, "malformed")
+        raise _refuse(config, "malformed")
     if config.production and os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
         # Belt and braces: config refuses this at start-up; never trust unsigned tokens.
-        raise _refuse(request, config, "emulator_in_production")
+        raise _refuse(config, "emulator_in_production")
     try:
         claims = firebase_auth.verify_id_token(token, app=_firebase_app(config),
                                                check_revoked=config.check_revoked,
                                                clock_skew_seconds=CLOCK_SKEW_S)
     except firebase_auth.RevokedIdTokenError:
-        raise _refuse(request, config, "revoked") from None
+        raise _refuse(config, "revoked") from None
     except firebase_auth.ExpiredIdTokenError:
-        raise _refuse(request, config, "expired") from None
+        raise _refuse(config, "expired") from None
     except firebase_auth.UserDisabledError:
-        raise _refuse(request, config, "disabled") from None
+        raise _refuse(config, "disabled") from None
     except firebase_auth.UserNotFoundError:  # deleted since the token was issued
-        raise _refuse(request, config, "user_not_found") from None
+        raise _refuse(config, "user_not_found") from None
     except (firebase_auth.InvalidIdTokenError, ValueError):
-        raise _refuse(request, config, "invalid") from None
+        raise _refuse(config, "invalid") from None
     except _BACKEND_ERRORS as error:
         # Google's side is unreachable: not the user's fault, and not a reason to let them in.
         raise _backend_unavailable(error, "Sign-in cannot be checked right now.") from None
@@ -78,10 +77,10 @@ def verify_bearer(request: Request, config: Config) -> Identity | None:
         # never a 500. Log the class only: the exception's text may quote the token.
         log.logger.warning("ID token could not be parsed", extra={"fields": {
             "event": "token_parse_error", "error_class": type(error).__name__}})
-        raise _refuse(request, config, "invalid") from None
+        raise _refuse(config, "invalid") from None
     reason = _time_claims_problem(claims, time.time())
     if reason:
-        raise _refuse(request, config, reason)
+        raise _refuse(config, reason)
     firebase_claims = claims.get("firebase")
     firebase_claims = firebase_claims if isinstance(firebase_claims, dict) else {}
     identity = Identity(
@@ -93,7 +92,7 @@ def verify_bearer(request: Request, config: Config) -> Identity | None:
         picture=claims.get("picture"),
         provider=_text(firebase_claims.get("sign_in_provider")),
     )
-    set_subject(request, identity.subject)
+    log.set_subject(identity.subject)  # every later log line of this request names the user
     return identity
 
 
@@ -103,21 +102,20 @@ def authenticate(request: Request, config: Config, *, allow_anonymous: bool | No
     anonymous_ok = (not config.require_auth) if allow_anonymous is None else allow_anonymous
     if identity is None:
         if not anonymous_ok:
-            raise _refuse(request, config, "missing")
+            raise _refuse(config, "missing")
         ip = client_ip(request.headers, request.remote_addr, config.trusted_proxy_hops)
         return anonymous(config.secret_key, ip)
     if identity.provider not in config.allowed_sign_in_providers:
         # Anonymous or custom-token users would otherwise each be a fresh budget.
-        log.security_event("auth_denied", subject=identity.subject, function=config.function,
-                           reason="sign_in_provider", provider=_provider_class(identity.provider))
+        log.security_event("auth_denied", function=config.function, reason="sign_in_provider",
+                           provider=_provider_class(identity.provider))
         raise ApiError("permission_denied", "This sign-in method is not allowed for this app.",
                        reason="sign_in_provider")
     if not _allowed(identity, config):
-        log.security_event("auth_denied", subject=identity.subject, function=config.function,
-                           reason="not_on_allow_list")
+        log.security_event("auth_denied", function=config.function, reason="not_on_allow_list")
         raise ApiError("permission_denied", "Your account is not on this app's allow-list.",
                        reason="allow_list")
-    log.security_event("auth_success", 20, subject=identity.subject, function=config.function,
+    log.security_event("auth_success", 20, function=config.function,
                        provider=identity.provider or "unknown")
     return identity
 
@@ -130,14 +128,13 @@ def revoke_sessions(identity: Identity, config: Config) -> None:
     try:
         firebase_auth.revoke_refresh_tokens(identity.uid, app=_firebase_app(config))
     except firebase_auth.UserNotFoundError:  # deleted since the token was issued
-        log.security_event("auth_failure", subject=identity.subject, function=config.function,
-                           reason="user_not_found")
+        log.security_event("auth_failure", function=config.function, reason="user_not_found")
         raise ApiError("unauthenticated", "Sign in to continue.",
                        reason="user_not_found") from None
     except _BACKEND_ERRORS as error:
         raise _backend_unavailable(error, "Signing out everywhere is not possible right now; "
                                           "please try again.") from None
-    log.security_event("sessions_revoked", 20, subject=identity.subject, function=config.function)
+    log.security_event("sessions_revoked", 20, function=config.function)
 
 
 def _time_claims_problem(claims: dict, now: float) -> str | None:
@@ -191,9 +188,8 @@ def _backend_unavailable(error: Exception, message: str) -> ApiError:
     return ApiError("unavailable", message, retry_after=30, reason="auth_backend")
 
 
-def _refuse(request: Request, config: Config, reason: str) -> ApiError:
-    log.security_event("auth_failure", subject=subject_of(request, config),
-                       function=config.function, reason=reason)
+def _refuse(config: Config, reason: str) -> ApiError:
+    log.security_event("auth_failure", function=config.function, reason=reason)
     message = ("Your session has expired; sign in again." if reason in ("expired", "revoked")
                else "Sign in to continue.")
     return ApiError("unauthenticated", message, reason=reason)

@@ -1,4 +1,5 @@
-"""Every request enters through an Endpoint: CORS allow-list, routes, methods, errors, headers.
+"""Every request enters through an Endpoint: CORS allow-list, routes, methods, errors, headers,
+the request's log context (trace id, caller's pseudonym) and its one `request` log line.
 
 A function declares its routes; `Endpoint.handle` is what its functions-framework target calls.
 """
@@ -18,9 +19,9 @@ from werkzeug.exceptions import HTTPException
 from . import body, log
 from .config import Config
 from .errors import ApiError, error_response
-from .identity import client_ip, client_key, pseudonym
+from .identity import anonymous, client_ip
 
-__all__ = ["Endpoint", "SECURITY_HEADERS", "set_subject", "subject_of"]
+__all__ = ["Endpoint", "SECURITY_HEADERS", "CLIENT_CLOSED"]
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -31,7 +32,8 @@ SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
 _PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Firebase-AppCheck"
-_SUBJECT_KEY = "jette.subject"
+# The logged status of a stream the client left before its end (nginx's "client closed request").
+CLIENT_CLOSED = 499
 # Refusals worth a security event; the rest (404, 405, upstream) are logged where they happen.
 _REFUSAL_EVENTS = {"invalid_argument": "validation_failed", "payload_too_large": "validation_failed",
                    "unsupported_media_type": "validation_failed",
@@ -68,7 +70,17 @@ class Endpoint:
 
     def handle(self, request: Request) -> Response:
         started = time.monotonic()
-        token = log.bind_trace(request.headers, self.config.project_id)
+        # Until core.auth verifies a user, the caller is its client address: the pseudonym an
+        # anonymous caller's limits count by (IPv6: its /64), computed once here.
+        ip = client_ip(request.headers, request.remote_addr, self.config.trusted_proxy_hops)
+        token = log.bind_request(request.headers, self.config.project_id,
+                                 anonymous(self.config.secret_key, ip).subject)
+        try:
+            return self._answer(request, started)
+        finally:
+            log.reset_request(token)
+
+    def _answer(self, request: Request, started: float) -> Response:
         origin = request.headers.get("Origin")
         cors = origin is not None and origin in self.config.allowed_origins
         route = self._routes.get(request.path)
@@ -76,7 +88,7 @@ class Endpoint:
         try:
             response = self._dispatch(request, origin, cors, route)
         except ApiError as error:
-            self._log_refusal(request, error)
+            self._log_refusal(error)
             response = error_response(error)
         except Exception:
             log.logger.exception("unhandled error", extra={"fields": {"route": _name(route)}})
@@ -84,23 +96,22 @@ class Endpoint:
         preflight = request.method == "OPTIONS" and route is not None and "OPTIONS" in route.methods
         self._decorate(response, origin if cors else None, preflight and route.methods)
         body.abandon_unread(request)  # answered before its body was read: never wait for it
-        method = request.method if request.method in _LOGGED_METHODS else "OTHER"
-        log.logger.info("request", extra={"fields": {
-            "function": self.config.function, "route": _name(route), "method": method,
-            "status": response.status_code, "latency_ms": round((time.monotonic() - started) * 1000),
-        }})
+        line = {"function": self.config.function, "route": _name(route),
+                "method": request.method if request.method in _LOGGED_METHODS else "OTHER"}
         if response.is_streamed:
-            # The body is produced after we return: keep this request's log context for it.
-            response.response = _InContext(contextvars.copy_context(), response.response)
-        log.reset_trace(token)
+            # Produced after we return: logged when it ends, in this request's log context.
+            response.response = _LoggedStream(contextvars.copy_context(), response, line,
+                                              started)
+        else:
+            _log_request(line, response.status_code, started)
         return response
 
     def _dispatch(self, request: Request, origin: str | None, cors: bool,
                   route: _Route | None) -> Response:
         if origin is not None and not cors:
             # The origin is client-controlled text: log its kind, never its value.
-            log.security_event("origin_rejected", subject=subject_of(request, self.config),
-                               function=self.config.function, origin_kind=_origin_kind(origin))
+            log.security_event("origin_rejected", function=self.config.function,
+                               origin_kind=_origin_kind(origin))
             raise ApiError("permission_denied", "This origin is not allowed.", reason="origin")
         if route is None:
             raise ApiError("not_found")
@@ -124,25 +135,20 @@ class Endpoint:
             response.headers["Access-Control-Allow-Headers"] = _PREFLIGHT_HEADERS
             response.headers["Access-Control-Max-Age"] = "600"
 
-    def _log_refusal(self, request: Request, error: ApiError) -> None:
+    def _log_refusal(self, error: ApiError) -> None:
         event = _REFUSAL_EVENTS.get(error.code)
         if event:
-            log.security_event(event, logging.INFO, subject=subject_of(request, self.config),
-                               function=self.config.function, reason=error.reason)
+            log.security_event(event, logging.INFO, function=self.config.function,
+                               reason=error.reason)
 
 
-def subject_of(request: Request, config: Config) -> str:
-    """The caller's pseudonym for logs: its uid once verified, otherwise its client IP."""
-    subject = request.environ.get(_SUBJECT_KEY)
-    if subject is None:  # the same pseudonym as the anonymous caller's limits (IPv6: its /64)
-        ip = client_ip(request.headers, request.remote_addr, config.trusted_proxy_hops)
-        subject = pseudonym(config.secret_key, "ip", client_key(ip))
-    return subject
+def _log_request(line: dict, status: int, started: float, **stream: object) -> None:
+    log.logger.info("request", extra={"fields": {
+        **line, "status": status, "latency_ms": _ms_since(started), **stream}})
 
 
-def set_subject(request: Request, subject: str) -> None:
-    """Remember the verified caller's pseudonym for every later log line of this request."""
-    request.environ[_SUBJECT_KEY] = subject
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 def _guard_framework_responses(app: flask.Flask) -> None:
@@ -166,24 +172,58 @@ def _guard_framework_responses(app: flask.Flask) -> None:
         return response
 
 
-class _InContext:
-    """Iterates a streamed body inside the request's log context; close() passes through
-    (a generator wrapper would skip its cleanup if closed before the first chunk)."""
+class _LoggedStream:
+    """A streamed body, iterated inside its request's log context, whose `request` line is
+    written when the server closes it, with how the stream ended (`stream`):
 
-    def __init__(self, context: contextvars.Context, body):
-        self._context = context
-        self._chunks = iter(body)
+        complete       every chunk was sent. The status is the body's `final_status` if it
+                       has one (chat's SSE: 200 after `done`, the error's after `error`),
+                       else the response's.
+        client_closed  closed before its end: the client left. Status CLIENT_CLOSED (499).
+        failed         the body raised (the server logs it): status 500.
+
+    `latency_ms` is then the whole stream and `first_byte_ms` the wait for its first chunk.
+    close() passes through (a generator wrapper would skip its cleanup if closed before the
+    first chunk).
+    """
+
+    def __init__(self, context: contextvars.Context, response: Response, line: dict,
+                 started: float):
+        self._context, self._body = context, response.response
+        self._chunks = iter(self._body)
+        self._line, self._started, self._status = line, started, response.status_code
+        self._first_byte_ms: int | None = None
+        self._end: tuple[str, int] | None = None
+        self._logged = False
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        return self._context.run(next, self._chunks)
+        try:
+            chunk = self._context.run(next, self._chunks)
+        except StopIteration:
+            self._end = self._end or ("complete", getattr(self._body, "final_status", None)
+                                      or self._status)
+            raise
+        except BaseException:
+            self._end = self._end or ("failed", 500)
+            raise
+        if self._first_byte_ms is None:
+            self._first_byte_ms = _ms_since(self._started)
+        return chunk
 
     def close(self) -> None:
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            self._context.run(close)
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                self._context.run(close)
+        finally:
+            if not self._logged:
+                self._logged = True
+                end, status = self._end or ("client_closed", CLIENT_CLOSED)
+                self._context.run(_log_request, self._line, status, self._started,
+                                  stream=end, first_byte_ms=self._first_byte_ms)
 
 
 def _origin_kind(origin: str) -> str:

@@ -2,7 +2,8 @@
 
 Fields are JSON-escaped (CR/LF cannot forge a line); tracebacks keep frames but drop exception text.
 Library warnings (the `warnings` module) are logged too, as their category and where they were
-raised only: their text can quote upstream content.
+raised only: their text can quote upstream content. Every line of a request carries its Cloud
+Trace id and its caller's pseudonym (`subject`), bound once per request (`bind_request`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,24 @@ import re
 import sys
 import traceback
 
-__all__ = ["configure", "bind_trace", "reset_trace", "security_event", "logger"]
+__all__ = ["configure", "bind_request", "reset_request", "set_subject", "subject",
+           "security_event", "logger"]
 
 logger = logging.getLogger("jette")
-_trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
+TRACE_KEY = "logging.googleapis.com/trace"
+
+
+class _Request:
+    """What every log line of one request carries. `subject` changes once, when the caller is
+    verified; a streamed body's copied context sees the same object."""
+
+    __slots__ = ("trace", "subject")
+
+    def __init__(self, trace: str | None, subject: str | None):
+        self.trace, self.subject = trace, subject
+
+
+_request: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("request", default=None)
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _QUIET_LIBRARIES = ("httpx", "httpx2", "httpcore", "urllib3", "google_genai", "google.auth",
                     "cachecontrol")
@@ -32,9 +47,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
         }
         entry.update(getattr(record, "fields", None) or {})
-        trace = _trace.get()
-        if trace:
-            entry["logging.googleapis.com/trace"] = trace
+        request = _request.get()
+        if request is not None:
+            if request.subject:
+                entry.setdefault("subject", request.subject)
+            if request.trace:
+                entry[TRACE_KEY] = request.trace
         if record.exc_info and record.exc_info[0] is not None:
             kind, _, tb = record.exc_info
             # The exception's text may quote user data; its type and frames are enough to debug.
@@ -90,8 +108,30 @@ def _module_of(path: str) -> str:
     return ".".join(parts)
 
 
-def bind_trace(headers, project_id: str | None) -> contextvars.Token:
-    """Attach the request's Cloud Trace id (if well-formed) to every log line of this request."""
+def bind_request(headers, project_id: str | None, subject: str | None = None) -> contextvars.Token:
+    """Start a request's log context: its Cloud Trace id (if well-formed) and the caller's
+    pseudonym as known so far (its client address's). Undo with `reset_request`."""
+    return _request.set(_Request(_trace_of(headers, project_id), subject))
+
+
+def reset_request(token: contextvars.Token) -> None:
+    _request.reset(token)
+
+
+def set_subject(subject: str) -> None:
+    """The verified caller's pseudonym, for every later line of this request (no request: no-op)."""
+    request = _request.get()
+    if request is not None:
+        request.subject = subject
+
+
+def subject() -> str | None:
+    """The pseudonym of this request's caller, or None outside a request."""
+    request = _request.get()
+    return request.subject if request is not None else None
+
+
+def _trace_of(headers, project_id: str | None) -> str | None:
     trace_id = None
     cloud = headers.get("X-Cloud-Trace-Context", "")
     if cloud:
@@ -100,18 +140,14 @@ def bind_trace(headers, project_id: str | None) -> contextvars.Token:
         parent = headers.get("traceparent", "").split("-")
         if len(parent) == 4:
             trace_id = parent[1].lower()
-    value = None
-    if trace_id and _TRACE_ID.match(trace_id):
-        value = f"projects/{project_id}/traces/{trace_id}" if project_id else trace_id
-    return _trace.set(value)
-
-
-def reset_trace(token: contextvars.Token) -> None:
-    _trace.reset(token)
+    if not trace_id or not _TRACE_ID.match(trace_id):
+        return None
+    return f"projects/{project_id}/traces/{trace_id}" if project_id else trace_id
 
 
 def security_event(event: str, severity: int = logging.WARNING, **fields: object) -> None:
-    """Log a security event. Callers pass pseudonyms and reason classes only, never content."""
+    """Log a security event. Callers pass pseudonyms and reason classes only, never content;
+    the request's caller (`subject`) is added from the log context unless given."""
     clean = {"event": event}
     for key, value in fields.items():
         if isinstance(value, str):

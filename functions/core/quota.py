@@ -1,5 +1,10 @@
-"""Abuse and cost limits shared by every instance: request rates (`limits` notation and
-storages), daily token budgets per user and for the deployment, and concurrent streams.
+"""Abuse and cost limits shared by every instance: request rates (`limits` notation), daily
+token budgets per user and for the deployment, and concurrent streams, counted in the shared
+store (core.counters).
+
+A chat request is admitted (`admit_chat`: counted, a stream slot taken, its worst case
+reserved), then settled once (`settle_chat`: the charge in place of the reservation, the slot
+freed); chat's billing.Bill does both.
 
 If the shared store fails, a per-instance in-memory limiter takes over for an incident window
 for the auth function's limits; chat, which spends the budgets, is refused (503) meanwhile.
@@ -14,16 +19,16 @@ from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import MemoryStorage
 
 from . import log
 from .config import Config, ConfigError
+from .counters import Counters, open_storage
 from .errors import ApiError
 
 __all__ = ["Quota", "Admission"]
 
 INCIDENT_WINDOW_S = 30.0
-STORE_TIMEOUT_S = 1.5
 STREAM_RETRY_AFTER_S = 5
 STREAM_MARGIN_S = 60
 
@@ -33,8 +38,8 @@ class Quota:
         self._config = config
         self.chat_items = _parse("RATE_LIMITS", config.rate_limits)
         self.auth_items = _parse("AUTH_RATE_LIMITS", config.auth_rate_limits)
-        self._store = _Counters(_storage(config))
-        self._fallback = _Counters(MemoryStorage())
+        self._store = Counters(open_storage(config.rate_limit_storage, config.project_id))
+        self._fallback = Counters(MemoryStorage())
         self._down_until = 0.0
         self._lock = threading.Lock()
         if config.production and config.rate_limit_storage.startswith("memory://"):
@@ -42,8 +47,9 @@ class Quota:
                                "multiplied by the number of instances")
 
     def admit_chat(self, subject: str, reserve_tokens: int) -> Admission:
-        """Count one chat request and reserve its worst case (`reserve_tokens`) against both
-        daily budgets in the same commit, or raise 429 (`rate_limited` / `quota_exceeded`).
+        """Count one chat request, take a stream slot and reserve its worst case
+        (`reserve_tokens`) against both daily budgets in the same commit, or raise 429
+        (`rate_limited` / `quota_exceeded`). `settle_chat` ends what this begins.
 
         Concurrent requests see each other's reservations. A request is admitted while the
         budgets had room before its own reservation, so a budget is overspent by at most one
@@ -59,17 +65,39 @@ class Quota:
                 (keys.streams, keys.stream_ttl, 1), (keys.earlier_streams, keys.stream_ttl, 0)]
         counts, counters = self._run("incr_many", ops, shared_only=True)
         rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
-        admission = Admission(self, counters, keys, reserved=reserve, user_tokens_used=used,
+        admission = Admission(counters, keys, reserved=reserve, user_tokens_used=used,
                               requests_left=_requests_left(self.chat_items, rates))
         refusal = (_budget_refusal(cfg, used - reserve, global_used - reserve, keys, now)
                    or _rate_refusal(self.chat_items, rates, now)
                    or _stream_refusal(cfg, streams + earlier))
         if refusal is not None:
-            admission.settle(0)  # give the reservation and the stream slot back
+            self.settle_chat(admission, 0)  # give the reservation and the stream slot back
             log.security_event("limit_refused", subject=subject, function=cfg.function,
                                limit=refusal.reason)
             raise refusal
         return admission
+
+    def settle_chat(self, admission: Admission, tokens: int | None) -> dict:
+        """Replace `admission`'s reservation by the charge, `tokens` (None: unknown, the whole
+        reservation stays), and free its stream slot: once, on the counters that admitted it
+        (a later call changes nothing). Returns what is left: {"requestsLeft", "tokensLeft"}.
+
+        If the store fails now, or the instance dies first, the reservation stays: that errs
+        towards the budget, never towards the caller."""
+        charge = admission.reserved if tokens is None else max(0, int(tokens))
+        if admission.first_settlement():
+            keys, delta = admission.keys, charge - admission.reserved
+            ops = [(keys.streams, keys.stream_ttl, -1)]
+            if delta:
+                ops += [(keys.user_budget, keys.budget_ttl, delta),
+                        (keys.global_budget, keys.budget_ttl, delta)]
+            try:
+                admission.counters.add_many(ops)
+            except Exception as error:  # noqa: BLE001 - the reservation stays charged
+                self._incident(error)
+        used = admission.user_tokens_used - admission.reserved + charge
+        return {"requestsLeft": admission.requests_left,
+                "tokensLeft": max(0, self._config.daily_token_budget - used)}
 
     def precheck_chat(self, subject: str) -> None:
         """Raise the refusal admit_chat would give `subject` right now, reading only: before
@@ -149,38 +177,19 @@ class Quota:
 
 @dataclass
 class Admission:
-    """An admitted chat request and its reservation: `settle(tokens)` replaces the reservation
-    with the real charge and frees the stream slot, exactly once, on the counters that
-    admitted it. If the store fails then, or the instance dies first, the reservation stays:
-    that errs towards the budget, never towards the caller."""
+    """An admitted chat request, from Quota.admit_chat until Quota.settle_chat: its
+    reservation, on the counters that admitted it."""
 
-    quota: Quota
-    counters: _Counters
+    counters: Counters
     keys: _Keys
     reserved: int
     user_tokens_used: int
     requests_left: int
-    _settled: bool = field(default=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _unsettled: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def settle(self, tokens: int | None) -> dict:
-        """Charge `tokens` (None: unknown, keep the whole reservation); returns what is left."""
-        charge = self.reserved if tokens is None else max(0, int(tokens))
-        with self._lock:
-            first, self._settled = not self._settled, True
-        if first:
-            delta = charge - self.reserved
-            ops = [(self.keys.streams, self.keys.stream_ttl, -1)]
-            if delta:
-                ops += [(self.keys.user_budget, self.keys.budget_ttl, delta),
-                        (self.keys.global_budget, self.keys.budget_ttl, delta)]
-            try:
-                self.counters.add_many(ops)
-            except Exception as error:  # noqa: BLE001 - the reservation stays charged
-                self.quota._incident(error)
-        budget = self.quota._config.daily_token_budget
-        return {"requestsLeft": self.requests_left,
-                "tokensLeft": max(0, budget - (self.user_tokens_used - self.reserved + charge))}
+    def first_settlement(self) -> bool:
+        """True once: for the one settlement that may touch the counters."""
+        return self._unsettled.acquire(blocking=False)  # never released
 
 
 @dataclass
@@ -229,38 +238,6 @@ class _Keys:
 def _stream_period(config: Config) -> int:
     """The longest an answer can hold its slot: the Gemini deadline plus a margin."""
     return int(config.gemini_timeout_s) + STREAM_MARGIN_S
-
-
-class _Counters:
-    """Batch counter operations over any `limits` storage (Firestore batches them natively)."""
-
-    def __init__(self, storage):
-        self.storage = storage
-
-    def incr_many(self, ops):
-        if hasattr(self.storage, "incr_many"):
-            return self.storage.incr_many(ops)
-        results = []
-        for key, expiry, amount in ops:
-            count = self.storage.incr(key, expiry, amount) if amount else self.storage.get(key)
-            results.append((count, self.storage.get_expiry(key)))
-        return results
-
-    def add_many(self, ops):
-        if hasattr(self.storage, "add_many"):
-            return self.storage.add_many(ops)
-        for key, expiry, amount in ops:
-            self.storage.incr(key, expiry, amount)
-
-
-def _storage(config: Config):
-    uri = config.rate_limit_storage
-    if uri.startswith("firestore://"):
-        from .firestore_storage import FirestoreStorage  # only functions that use it pay for it
-        return FirestoreStorage(uri, project=config.project_id, timeout=STORE_TIMEOUT_S)
-    options = {"socket_timeout": STORE_TIMEOUT_S, "socket_connect_timeout": STORE_TIMEOUT_S} \
-        if uri.startswith(("redis://", "rediss://")) else {}
-    return storage_from_string(uri, **options)
 
 
 def _parse(name: str, text: str) -> list[RateLimitItem]:

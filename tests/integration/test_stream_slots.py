@@ -42,13 +42,13 @@ def test_hung_slots_lapse_once_and_never_free_fresh_ones(quota):
     time.sleep(4.2)  # two periods of 2 s: the hung answers' slots have lapsed
     fresh = [quota.admit_chat(subject, 0), quota.admit_chat(subject, 0)]
     for admission in hung:  # their instances come back and give their slots back, late
-        admission.settle(0)
+        quota.settle_chat(admission, 0)
     assert refused(quota, subject) == "concurrent_streams"  # no negative count, no extra slot
-    fresh[0].settle(0)
+    quota.settle_chat(fresh[0], 0)
     replacement = quota.admit_chat(subject, 0)
     assert refused(quota, subject) == "concurrent_streams"
     for admission in (fresh[1], replacement):
-        admission.settle(0)
+        quota.settle_chat(admission, 0)
 
 
 def test_answers_overlapping_across_periods_keep_their_count(quota):
@@ -57,9 +57,9 @@ def test_answers_overlapping_across_periods_keep_their_count(quota):
     for _ in range(4):  # each answer starts while the last is open, across 4 s of periods
         time.sleep(1.1)
         following = quota.admit_chat(subject, 0)
-        held.settle(0)
+        quota.settle_chat(held, 0)
         held = following
         second = quota.admit_chat(subject, 0)
         assert refused(quota, subject) == "concurrent_streams"
-        second.settle(0)
-    held.settle(0)
+        quota.settle_chat(second, 0)
+    quota.settle_chat(held, 0)

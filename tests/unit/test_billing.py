@@ -7,7 +7,7 @@ import json
 import pytest
 
 from attachments import Attachment
-from billing import TOKENS_PER_TURN, Meter, charge, reservation
+from billing import TOKENS_PER_TURN, Bill, Meter, charge, reservation
 from core.config import load_config
 from tests.media_files import heic, heif, jpeg, pdf, png, webp
 from turn import Said, Turn
@@ -243,9 +243,8 @@ def test_a_weight_8_model_exhausts_a_budget_8_times_faster():
             except Exception as error:  # noqa: BLE001
                 assert getattr(error, "reason", None) == "user_token_budget"
                 return answered
-            meter = Meter()
-            meter.record(usage(2, 3, 5), "Hello", final=True)
-            admission.settle(charge(meter, turn, config, Count()))
+            with Bill(config, quota, admission, turn, Count()) as bill:
+                bill.meter.record(usage(2, 3, 5), "Hello", final=True)
             answered += 1
 
     assert answers_until_refused("gemini-2.5-flash") == 80  # 400 / 5

@@ -10,6 +10,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 from billing import reservation
+from core import log
 from core.config import load_config
 from core.errors import ApiError
 from turn import Turn
@@ -126,8 +127,8 @@ def test_an_unknown_outcome_charges_the_input_and_the_longest_answer(chat, monke
     client, main = chat
     calls = stub_gemini(main, monkeypatch)
 
-    def timed_out(turn, subject, meter):
-        calls.append(("stream", turn, subject))
+    def timed_out(turn, meter):
+        calls.append(("stream", turn, log.subject()))
         meter.unknown = True  # e.g. a ReadTimeout after the request was sent
         raise ApiError("timeout", reason="deadline")
 
@@ -152,8 +153,8 @@ def test_a_failed_count_keeps_the_whole_reservation(chat, monkeypatch):
 
 
 def test_a_stream_ending_without_usage_is_counted_once(chat, monkeypatch):
-    # settle() runs before `done` and again when the server closes the body; the Admission
-    # makes the second a no-op for the quota, and Gemini should not be asked to count again.
+    # The stream settles its bill before `done` and again when the server closes the body; the
+    # Bill settles once: the quota is charged once and Gemini is not asked to count again.
     client, main = chat
     calls = stub_gemini(main, monkeypatch, first=("Hel",), rest=(("lo", "STOP"),))
     response = post(client, {"message": "hi"})

@@ -1,5 +1,5 @@
 """The staged chat function: what can be decided before the first byte is a plain JSON error,
-and a stream is `text/event-stream` with the SPEC's headers (Gemini replaced by a stub)."""
+and a stream is `text/event-stream` with openapi.yaml's headers (Gemini replaced by a stub)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from core import log
 from core.errors import ApiError
 from core.quota import Quota
 from turn import Said
@@ -62,18 +63,19 @@ def gemini(chat, monkeypatch):
 def stub_gemini(main, monkeypatch, first=("Hel",), rest=(("lo", "STOP", USAGE),),
                 reply=("Hello", "STOP", USAGE)) -> list:
     """Gemini answering `first` then `rest` (streams) or `reply` (JSON); countTokens answers
-    COUNTED for a request and one token per character for a model text."""
+    COUNTED for a request and one token per character for a model text. Each answer call is
+    recorded with the caller's pseudonym, as the request's log lines name it."""
     monkeypatch.setattr(main, "QUOTA", Quota(main.CONFIG))
     calls = []
 
-    def open_stream(turn, subject, meter):
-        calls.append(("stream", turn, subject))
+    def open_stream(turn, meter):
+        calls.append(("stream", turn, log.subject()))
         stream = Stream(meter, *rest)
         calls.append(("rest", stream))
         return opened(meter, *first), stream
 
-    def complete(turn, subject, meter):
-        calls.append(("complete", turn, subject))
+    def complete(turn, meter):
+        calls.append(("complete", turn, log.subject()))
         return opened(meter, *reply)
 
     def count_tokens(contents, model=None):
@@ -139,7 +141,7 @@ def test_get_is_405(chat):
 
 
 def test_upstream_refusal_before_the_first_byte_is_a_json_error(chat, monkeypatch):
-    def blocked(turn, subject, meter):
+    def blocked(turn, meter):
         raise ApiError("blocked", reason="answer_blocked")
 
     monkeypatch.setattr(chat[1].GEMINI, "open_stream", blocked)
@@ -199,8 +201,8 @@ def test_open_streams_are_limited_per_caller(chat, gemini):
 
 
 def test_upstream_refusal_frees_the_slot_and_charges_nothing(chat, gemini, monkeypatch):
-    def blocked(turn, subject, meter):
-        gemini.append(("stream", turn, subject))
+    def blocked(turn, meter):
+        gemini.append(("stream", turn, log.subject()))
         raise ApiError("blocked", reason="answer_blocked")
 
     monkeypatch.setattr(chat[1].GEMINI, "open_stream", blocked)

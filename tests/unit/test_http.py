@@ -340,3 +340,99 @@ def test_answer_before_the_body_never_waits_for_it(captured):
         assert server.recv(100) == b'{"message":'
         assert server.recv(100) == b""  # end of data at once: reading is shut
     bound.cancel()
+
+
+# --- the `request` line of a streamed answer is written when its stream ends -------------------
+
+class Body:
+    """A streamed body that may say how it ended (`final_status`), as chat's SSE does."""
+
+    def __init__(self, chunks, final_status=None, error=None):
+        self._chunks, self._final, self._error = list(chunks), final_status, error
+        self.final_status = None
+        self.closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._chunks:
+            return self._chunks.pop(0)
+        if self._error is not None:
+            raise self._error
+        self.final_status = self._final
+        raise StopIteration
+
+    def close(self):
+        self.closed = True
+
+
+def streamed(captured, body, consume):
+    """Serve `body` as a streamed answer, let `consume` act as the server, return the log lines
+    named `request` (with the subject the request had)."""
+    import flask
+
+    def handler(request):
+        return flask.Response(body, mimetype="text/event-stream")
+
+    with flask.Flask("probe").test_request_context("/", method="POST"):
+        response = endpoint_with(handler).handle(flask.request)
+    assert response.status_code == 200
+    assert [e for e in captured() if e["message"] == "request"] == []  # not at the first byte
+    consume(response.response)
+    return [e for e in captured() if e["message"] == "request"]
+
+
+def read_all_then_close(iterable):
+    list(iterable)
+    iterable.close()
+
+
+@pytest.mark.parametrize("final_status, logged", [(200, 200), (504, 504), (None, 200)],
+                         ids=["done", "error_event", "no_final_status"])
+def test_a_stream_read_to_its_end_is_logged_with_its_final_status(captured, final_status,
+                                                                  logged):
+    body = Body([b"a", b"b"], final_status=final_status)
+    [line] = streamed(captured, body, read_all_then_close)
+    assert (line["status"], line["stream"], line["route"]) == (logged, "complete", "handler")
+    assert body.closed
+    assert line["subject"].startswith("ip:")  # the request's log context, after it returned
+    assert 0 <= line["first_byte_ms"] <= line["latency_ms"]
+
+
+def test_a_stream_the_client_left_is_logged_client_closed(captured):
+    from core.http import CLIENT_CLOSED
+
+    def leave_after_one(iterable):
+        next(iterable)
+        iterable.close()
+        iterable.close()  # a second close logs nothing more
+
+    [line] = streamed(captured, Body([b"a", b"b"], final_status=200), leave_after_one)
+    assert (line["status"], line["stream"]) == (CLIENT_CLOSED, "client_closed")
+    assert CLIENT_CLOSED == 499  # nginx's "client closed request", as log tools know it
+
+
+def test_a_stream_closed_before_its_first_chunk_has_no_first_byte(captured):
+    [line] = streamed(captured, Body([b"a"], final_status=200), lambda iterable: iterable.close())
+    assert (line["status"], line["first_byte_ms"]) == (499, None)
+
+
+def test_a_stream_that_raises_is_logged_failed(captured):
+    def server(iterable):
+        next(iterable)
+        with pytest.raises(RuntimeError):
+            next(iterable)
+        iterable.close()
+
+    [line] = streamed(captured, Body([b"a"], error=RuntimeError("boom")), server)
+    assert (line["status"], line["stream"]) == (500, "failed")
+
+
+def test_a_plain_answer_is_logged_at_once_without_stream_fields(captured):
+    import flask
+
+    with flask.Flask("probe").test_request_context("/", method="POST"):
+        endpoint_with(lambda request: flask.Response(status=204)).handle(flask.request)
+    [line] = [e for e in captured() if e["message"] == "request"]
+    assert line["status"] == 204 and "stream" not in line and "first_byte_ms" not in line

@@ -153,17 +153,25 @@ def test_rotating_ipv6_addresses_cannot_escape_the_rate_limit():
     admit("2001:db8:aa:bc::1")
 
 
-def test_log_subjects_of_anonymous_ipv6_callers_are_their_limit_key():
+def test_log_subjects_of_anonymous_ipv6_callers_are_their_limit_key(captured):
     import flask
 
+    from core import log
     from core.config import load_config
-    from core.http import subject_of
+    from core.http import Endpoint
     from core.identity import anonymous
 
     config = load_config("chat", {"APP_ENV": "development"})
+    endpoint = Endpoint(config)
+
+    @endpoint.route("/", methods=("GET",))
+    def probe(request):
+        log.logger.info("probe")
+        return flask.Response(status=204)
+
     app = flask.Flask(__name__)
-    subjects = set()
     for host in ("2001:db8:7:9::1", "2001:db8:7:9:ffff::42"):
         with app.test_request_context(headers={"X-Forwarded-For": host}):
-            subjects.add(subject_of(flask.request, config))
+            endpoint.handle(flask.request)
+    subjects = {line["subject"] for line in captured()}
     assert subjects == {anonymous(config.secret_key, "2001:db8:7:9::5").subject}

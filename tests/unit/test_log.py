@@ -1,4 +1,5 @@
-"""core.log: one JSON object per line, trace correlation, content-free tracebacks, clean events."""
+"""core.log: one JSON object per line, trace and caller correlation, content-free tracebacks,
+clean events."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from stage_function import stage
 
 from core import log
-from core.log import JsonFormatter, bind_trace, reset_trace, security_event
+from core.log import JsonFormatter, bind_request, reset_request, security_event
 
 TRACE_ID = "0123456789abcdef0123456789abcdef"
 
@@ -52,14 +53,14 @@ def test_fields_are_top_level_keys(captured):
 
 
 def log_with_trace(headers: dict[str, str], project: str | None = "proj") -> dict:
-    token = bind_trace(headers, project)
+    token = bind_request(headers, project)
     try:
         stream = io.StringIO()
         record = logging.LogRecord("jette", logging.INFO, __file__, 1, "m", None, None)
         stream.write(JsonFormatter().format(record))
         return json.loads(stream.getvalue())
     finally:
-        reset_trace(token)
+        reset_request(token)
 
 
 TRACE_KEY = "logging.googleapis.com/trace"
@@ -100,13 +101,50 @@ def test_malformed_trace_is_ignored(headers):
     assert TRACE_KEY not in log_with_trace(headers)
 
 
-def test_trace_is_unbound_after_reset(captured):
-    token = bind_trace({"X-Cloud-Trace-Context": f"{TRACE_ID}/1"}, "proj")
+def test_trace_and_subject_are_unbound_after_reset(captured):
+    token = bind_request({"X-Cloud-Trace-Context": f"{TRACE_ID}/1"}, "proj", "ip:abc")
     log.logger.info("inside")
-    reset_trace(token)
+    reset_request(token)
     log.logger.info("after")
     inside, after = captured()
-    assert TRACE_KEY in inside and TRACE_KEY not in after
+    assert TRACE_KEY in inside and inside["subject"] == "ip:abc"
+    assert TRACE_KEY not in after and "subject" not in after
+    assert log.subject() is None
+
+
+def test_every_line_of_a_request_names_its_caller_and_verification_changes_it(captured):
+    token = bind_request({}, "proj", "ip:abc")
+    try:
+        log.logger.info("before sign-in")
+        security_event("auth_failure", reason="expired")
+        log.set_subject("uid:def")
+        assert log.subject() == "uid:def"
+        log.logger.warning("after sign-in")
+        security_event("limit_refused", subject="uid:explicit")  # a caller's own value wins
+    finally:
+        reset_request(token)
+    assert [line["subject"] for line in captured()] == ["ip:abc", "ip:abc", "uid:def",
+                                                        "uid:explicit"]
+
+
+def test_set_subject_outside_a_request_changes_nothing(captured):
+    log.set_subject("uid:stray")
+    log.logger.info("no request")
+    assert log.subject() is None and "subject" not in captured()[0]
+
+
+def test_a_copied_context_sees_the_verified_subject(captured):
+    # A streamed body runs in a copy of the request's context taken after sign-in.
+    import contextvars
+
+    token = bind_request({}, None, "ip:abc")
+    try:
+        log.set_subject("uid:def")
+        copied = contextvars.copy_context()
+    finally:
+        reset_request(token)
+    copied.run(log.logger.info, "in the stream")
+    assert captured()[0]["subject"] == "uid:def"
 
 
 def explode(payload: str) -> None:

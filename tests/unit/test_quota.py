@@ -32,7 +32,7 @@ def seconds_to_utc_midnight() -> float:
 
 def admit_and_finish(quota: Quota, subject: str, times: int) -> None:
     for _ in range(times):
-        quota.admit_chat(subject, 0).settle(0)
+        quota.settle_chat(quota.admit_chat(subject, 0), 0)
 
 
 def test_31st_request_in_a_minute_is_rate_limited_with_an_honest_retry_after():
@@ -85,18 +85,19 @@ def test_longest_full_window_decides_retry_after():
 
 def test_user_budget_used_up_is_quota_exceeded_until_utc_midnight():
     quota = make_quota(DAILY_TOKEN_BUDGET="100")
-    assert quota.admit_chat("uid:a", 0).settle(60) == {"requestsLeft": 29, "tokensLeft": 40}
-    assert quota.admit_chat("uid:a", 0).settle(40)["tokensLeft"] == 0
+    assert quota.settle_chat(quota.admit_chat("uid:a", 0), 60) == {"requestsLeft": 29,
+                                                                    "tokensLeft": 40}
+    assert quota.settle_chat(quota.admit_chat("uid:a", 0), 40)["tokensLeft"] == 0
     error = refusal(quota.admit_chat, "uid:a", 0)
     assert (error.code, error.status, error.reason) == ("quota_exceeded", 429,
                                                         "user_token_budget")
     assert abs(error.retry_after - seconds_to_utc_midnight()) <= 2
-    quota.admit_chat("uid:other", 0).settle(0)  # another user's budget is untouched
+    quota.settle_chat(quota.admit_chat("uid:other", 0), 0)  # another user's budget is untouched
 
 
 def test_global_budget_stops_another_user():
     quota = make_quota(DAILY_TOKEN_BUDGET="1000", GLOBAL_DAILY_TOKEN_BUDGET="150")
-    quota.admit_chat("uid:a", 0).settle(150)
+    quota.settle_chat(quota.admit_chat("uid:a", 0), 150)
     error = refusal(quota.admit_chat, "uid:b", 0)
     assert (error.code, error.reason) == ("quota_exceeded", "global_token_budget")
     assert abs(error.retry_after - seconds_to_utc_midnight()) <= 2
@@ -109,10 +110,10 @@ def test_third_concurrent_stream_is_refused_and_finishing_one_frees_a_slot():
     assert (error.code, error.reason) == ("rate_limited", "concurrent_streams")
     assert error.retry_after >= 1
     quota.admit_chat("uid:b", 0)  # streams are per identity
-    first.settle(10)
+    quota.settle_chat(first, 10)
     third = quota.admit_chat("uid:a", 0)  # the refused attempt did not keep a slot
     assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
-    third.settle(0)
+    quota.settle_chat(third, 0)
 
 
 def test_refused_admissions_hold_no_stream_slot():
@@ -121,8 +122,8 @@ def test_refused_admissions_hold_no_stream_slot():
     held = quota.admit_chat("uid:a", 0)
     for _ in range(3):
         assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
-    held.settle(0)
-    quota.admit_chat("uid:a", 0).settle(10)  # three refusals left no slot behind
+    quota.settle_chat(held, 0)
+    quota.settle_chat(quota.admit_chat("uid:a", 0), 10)  # three refusals left no slot behind
     assert refusal(quota.admit_chat, "uid:a", 0).reason == "user_token_budget"
     # ...nor does a budget refusal: with the budget raised, one stream opens at once.
     quota._config = dataclasses.replace(quota._config, daily_token_budget=99)
@@ -140,8 +141,8 @@ def test_status_shows_requests_and_tokens_decreasing_and_reads_only():
     again = quota.status("uid:a")  # reading does not count
     assert [row["remaining"] for row in again["requests"]] == [30, 50, 200]
     assert again["tokens"]["remaining"] == 500
-    quota.admit_chat("uid:a", 0).settle(120)
-    quota.admit_chat("uid:a", 0).settle(30)
+    quota.settle_chat(quota.admit_chat("uid:a", 0), 120)
+    quota.settle_chat(quota.admit_chat("uid:a", 0), 30)
     after = quota.status("uid:a")
     assert [row["remaining"] for row in after["requests"]] == [28, 48, 198]
     assert [1 <= row["resetSeconds"] <= limit for row, limit in
@@ -149,20 +150,20 @@ def test_status_shows_requests_and_tokens_decreasing_and_reads_only():
     assert after["tokens"]["remaining"] == 350
 
 
-def test_finish_twice_charges_once():
+def test_settling_twice_charges_once():
     quota = make_quota(DAILY_TOKEN_BUDGET="500", MAX_CONCURRENT_STREAMS_PER_USER="1")
     admission = quota.admit_chat("uid:a", 0)
-    admission.settle(100)
-    admission.settle(100)
+    quota.settle_chat(admission, 100)
+    quota.settle_chat(admission, 100)
     assert quota.status("uid:a")["tokens"]["remaining"] == 400
     other = quota.admit_chat("uid:a", 0)  # the slot was freed once, not twice (-1 would allow 2)
     assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
-    other.settle(0)
+    quota.settle_chat(other, 0)
 
 
 def test_auth_requests_have_their_own_limit():
     quota = make_quota(RATE_LIMITS="1/minute", AUTH_RATE_LIMITS="2/minute")
-    quota.admit_chat("uid:a", 0).settle(0)
+    quota.settle_chat(quota.admit_chat("uid:a", 0), 0)
     quota.admit_request("uid:a")
     quota.admit_request("uid:a")
     error = refusal(quota.admit_request, "uid:a")
@@ -172,7 +173,7 @@ def test_auth_requests_have_their_own_limit():
 
 def test_refusals_are_limit_refused_events_without_content(captured):
     quota = make_quota(RATE_LIMITS="1/minute", AUTH_RATE_LIMITS="1/minute")
-    quota.admit_chat("uid:zq9", 0).settle(0)
+    quota.settle_chat(quota.admit_chat("uid:zq9", 0), 0)
     quota.admit_request("uid:zq9")
     refusal(quota.admit_chat, "uid:zq9", 0)
     refusal(quota.admit_request, "uid:zq9")
@@ -243,7 +244,7 @@ def test_store_recovery_goes_back_to_the_shared_store(captured, clock):
     refusal(quota.admit_chat, "uid:a", 50)
     quota._store = shared
     clock[0] += quota_module.INCIDENT_WINDOW_S + 1
-    quota.admit_chat("uid:a", 50).settle(7)
+    quota.settle_chat(quota.admit_chat("uid:a", 50), 7)
     assert quota.status("uid:a")["tokens"]["remaining"] == 200_000 - 7  # nothing else was kept
     assert len(store_down_lines(captured)) == 1
 
@@ -277,20 +278,20 @@ def test_a_reservation_counts_at_once_so_a_concurrent_request_sees_it():
     assert quota.status("uid:a")["tokens"]["remaining"] == 0
     error = refusal(quota.admit_chat, "uid:a", 1)
     assert (error.code, error.reason) == ("quota_exceeded", "user_token_budget")
-    assert open_answer.settle(30) == {"requestsLeft": 29, "tokensLeft": 70}
+    assert quota.settle_chat(open_answer, 30) == {"requestsLeft": 29, "tokensLeft": 70}
     assert quota.status("uid:a")["tokens"]["remaining"] == 70  # the refusal gave its share back
-    quota.admit_chat("uid:a", 100).settle(10)
+    quota.settle_chat(quota.admit_chat("uid:a", 100), 10)
 
 
 def test_settling_none_keeps_the_whole_reservation():
     quota = make_quota(DAILY_TOKEN_BUDGET="1000")
-    quota.admit_chat("uid:a", 300).settle(None)
+    quota.settle_chat(quota.admit_chat("uid:a", 300), None)
     assert quota.status("uid:a")["tokens"]["remaining"] == 700
 
 
 def test_settle_may_charge_more_than_was_reserved():
     quota = make_quota(DAILY_TOKEN_BUDGET="1000")
-    quota.admit_chat("uid:a", 10).settle(25)
+    quota.settle_chat(quota.admit_chat("uid:a", 10), 25)
     assert quota.status("uid:a")["tokens"]["remaining"] == 975
 
 
@@ -320,7 +321,7 @@ def test_a_store_failing_at_settlement_keeps_the_reservation(captured):
     admission = quota.admit_chat("uid:a", 600)
     shared = quota._store
     quota._store = admission.counters = BrokenStore()
-    admission.settle(5)  # no exception escapes
+    quota.settle_chat(admission, 5)  # no exception escapes
     quota._store = shared
     assert shared.incr_many([(admission.keys.user_budget, 60, 0)])[0][0] == 600
     assert len(store_down_lines(captured)) == 1
@@ -344,9 +345,9 @@ def test_lapsed_stream_slots_never_let_more_than_the_cap_run(wall_clock):
     wall_clock[0] += 3 * 3600  # both answers' instances hung far past the longest answer
     fresh = [quota.admit_chat("uid:a", 0), quota.admit_chat("uid:a", 0)]  # the slots lapsed
     for admission in hung:  # the hung ones end at last: they must not free the fresh slots
-        admission.settle(0)
+        quota.settle_chat(admission, 0)
     assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
-    fresh[0].settle(0)
+    quota.settle_chat(fresh[0], 0)
     quota.admit_chat("uid:a", 0)
     assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
 
@@ -359,11 +360,11 @@ def test_streams_overlapping_without_end_keep_their_count(wall_clock):
     for _ in range(40):  # 40 answers of 60 s, each starting while the last is open
         wall_clock[0] += 60
         following = quota.admit_chat("uid:a", 0)
-        held.settle(0)
+        quota.settle_chat(held, 0)
         held = following
         second = quota.admit_chat("uid:a", 0)  # cap 2: exactly one more fits
         assert refusal(quota.admit_chat, "uid:a", 0).reason == "concurrent_streams"
-        second.settle(0)
+        quota.settle_chat(second, 0)
 
 
 # --- precheck_chat: turning the already refused away before work they must not cause --------
@@ -371,9 +372,10 @@ def test_streams_overlapping_without_end_keep_their_count(wall_clock):
 @pytest.mark.parametrize("env, fill, code, reason", [
     ({"RATE_LIMITS": "3/minute"}, lambda q: admit_and_finish(q, "uid:p", 3),
      "rate_limited", "rate:3 per 1 minute"),
-    ({"DAILY_TOKEN_BUDGET": "100"}, lambda q: q.admit_chat("uid:p", 0).settle(100),
+    ({"DAILY_TOKEN_BUDGET": "100"}, lambda q: q.settle_chat(q.admit_chat("uid:p", 0), 100),
      "quota_exceeded", "user_token_budget"),
-    ({"GLOBAL_DAILY_TOKEN_BUDGET": "100"}, lambda q: q.admit_chat("uid:other", 0).settle(100),
+    ({"GLOBAL_DAILY_TOKEN_BUDGET": "100"},
+     lambda q: q.settle_chat(q.admit_chat("uid:other", 0), 100),
      "quota_exceeded", "global_token_budget"),
     ({"MAX_CONCURRENT_STREAMS_PER_USER": "2"},
      lambda q: [q.admit_chat("uid:p", 0) for _ in range(2)], "rate_limited", "concurrent_streams"),

@@ -1,5 +1,6 @@
 """chat/sse: `delta`* then `done`, or `error`; model text can never forge an event; however the
-stream ends, it is settled after the upstream is closed, at what billing.charge says."""
+stream ends, its bill is settled after the upstream is closed, at what billing.charge says; and
+the stream says how it ended (`final_status`) for the request log."""
 
 from __future__ import annotations
 
@@ -68,14 +69,19 @@ def opened(meter: Meter, text: str, finish: str | None = None, usage: dict | Non
     return Chunk(text, finish)
 
 
-class Settle:
-    """main's settle(): the charge billing computes now; answers the quota left after it."""
+class Bill:
+    """What the stream sees of billing.Bill: its meter, and settle() -> the quota left. Each
+    call is recorded with the charge billing computes at that moment (billing.Bill's own
+    exactly-once settlement is tested with a real quota in test_sse_settle)."""
 
-    def __init__(self, meter: Meter, count: Count | None = None):
+    def __init__(self, meter: Meter, count: Count | None = None, on_settle=None):
         self.meter, self.count = meter, count or Count()
         self.charges: list[int | None] = []
+        self._on_settle = on_settle
 
-    def __call__(self) -> dict:
+    def settle(self) -> dict:
+        if self._on_settle is not None:
+            self._on_settle()
         tokens = charge(self.meter, TURN, CONFIG, self.count)
         self.charges.append(tokens)
         return {"requestsLeft": 7, "tokensLeft": 1000 - tokens}
@@ -125,62 +131,62 @@ def done(finish_reason: str, usage: dict, charged: int) -> tuple[str, dict]:
 def test_deltas_then_done():
     meter = Meter()
     rest = FakeStream(meter, ("lo",), ("",), ("!", "STOP", USAGE))
-    settle = Settle(meter)
-    events = serve(chat_events(opened(meter, "Hel"), rest, meter, settle))
+    bill = Bill(meter)
+    events = serve(chat_events(opened(meter, "Hel"), rest, bill))
     assert events == [
         ("delta", {"text": "Hel"}), ("delta", {"text": "lo"}), ("delta", {"text": "!"}),
         done("STOP", {"inputTokens": 3, "outputTokens": 5}, charged=8),
     ]
     assert rest.closed
     # Gemini's totalTokens (8) is charged; nothing needs counting.
-    assert settle.charges and set(settle.charges) == {8}
-    assert settle.count.calls == []
+    assert bill.charges and set(bill.charges) == {8}
+    assert bill.count.calls == []
 
 
 def test_done_is_sent_settled():
     meter = Meter()
-    settle = Settle(meter)
-    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("", "STOP", USAGE)), meter, settle)
+    bill = Bill(meter)
+    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("", "STOP", USAGE)), bill)
     assert parse([next(events)]) == [("delta", {"text": "Hi"})]
-    assert settle.charges == []
+    assert bill.charges == []
     assert parse([next(events)]) == [done("STOP", {"inputTokens": 3, "outputTokens": 5}, 8)]
-    assert settle.charges == [8]  # before `done` left, not only at close()
+    assert bill.charges == [8]  # before `done` left, not only at close()
 
 
 def test_done_defaults_to_stop_and_zero_usage():
     meter = Meter()
-    settle = Settle(meter)
-    events = serve(chat_events(opened(meter, "Hi"), FakeStream(meter), meter, settle))
+    bill = Bill(meter)
+    events = serve(chat_events(opened(meter, "Hi"), FakeStream(meter), bill))
     # No usageMetadata at all: the input and the 2 characters sent are counted.
     assert events[-1] == done("STOP", ZERO, charged=INPUT_TOKENS + 2)
-    assert set(settle.charges) == {INPUT_TOKENS + 2}
+    assert set(bill.charges) == {INPUT_TOKENS + 2}
 
 
 def test_first_chunk_usage_and_finish_are_kept():
     meter = Meter()
-    settle = Settle(meter)
+    bill = Bill(meter)
     first = opened(meter, "Hi", "MAX_TOKENS", USAGE)
-    events = serve(chat_events(first, FakeStream(meter), meter, settle))
+    events = serve(chat_events(first, FakeStream(meter), bill))
     assert events[-1] == done("MAX_TOKENS", {"inputTokens": 3, "outputTokens": 5}, charged=8)
-    assert set(settle.charges) == {8}
+    assert set(bill.charges) == {8}
 
 
 def test_text_cut_short_by_safety_is_done_with_safety():
     meter = Meter()
     rest = FakeStream(meter, ("", "SAFETY"))
-    events = serve(chat_events(opened(meter, "Part"), rest, meter, Settle(meter)))
+    events = serve(chat_events(opened(meter, "Part"), rest, Bill(meter)))
     assert events == [("delta", {"text": "Part"}),
                       done("SAFETY", ZERO, charged=INPUT_TOKENS + 4)]
 
 
 def test_safety_before_any_text_is_an_error_event():
     meter = Meter()
-    settle = Settle(meter)
+    bill = Bill(meter)
     rest = FakeStream(meter, ("", "SAFETY", {"inputTokens": 3, "totalTokens": 3}))
-    events = serve(chat_events(opened(meter, ""), rest, meter, settle))
+    events = serve(chat_events(opened(meter, ""), rest, bill))
     assert [name for name, _ in events] == ["error"]
     assert events[0][1]["error"]["code"] == "blocked"
-    assert settle.charges == [3]  # the slot is freed; Gemini billed the prompt
+    assert bill.charges == [3]  # the slot is freed; Gemini billed the prompt
 
 
 def test_other_filters_before_any_text_are_blocked_too():
@@ -188,59 +194,83 @@ def test_other_filters_before_any_text_are_blocked_too():
     # text came (JSON mode answers 422); the stream must agree, not end with `done`.
     meter = Meter()
     rest = FakeStream(meter, ("", "PROHIBITED_CONTENT"))
-    events = serve(chat_events(opened(meter, ""), rest, meter, Settle(meter)))
+    events = serve(chat_events(opened(meter, ""), rest, Bill(meter)))
     assert [name for name, _ in events] == ["error"]
     assert events[0][1]["error"]["code"] == "blocked"
 
 
 def test_failure_midway_is_an_error_event_and_the_stream_ends():
     meter = Meter()
-    settle = Settle(meter)
+    bill = Bill(meter)
     rest = FakeStream(meter, ("more",), ApiError("timeout"), ("never",))
     first = opened(meter, "Hi", None, {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4})
-    events = serve(chat_events(first, rest, meter, settle))
+    events = serve(chat_events(first, rest, bill))
     assert [name for name, _ in events] == ["delta", "delta", "error"]
     assert events[-1][1] == {"error": {"code": "timeout",
                                        "message": ApiError("timeout").message}}
     assert rest.closed and rest.pulled == 2
-    assert settle.charges == [3 + len("Himore")]  # input reported + output received, counted
+    assert bill.charges == [3 + len("Himore")]  # input reported + output received, counted
 
 
 def test_closing_early_closes_the_upstream_stream_then_settles():
     meter = Meter()
     rest = FakeStream(meter, ("b",), ("c",), ("d", "STOP"))
     seen_closed = []
-    settle = Settle(meter)
-    events = chat_events(opened(meter, "a"), rest, meter,
-                         lambda: seen_closed.append(rest.closed) or settle())
+    bill = Bill(meter, on_settle=lambda: seen_closed.append(rest.closed))
+    events = chat_events(opened(meter, "a"), rest, bill)
     assert parse([next(events), next(events)]) == [("delta", {"text": "a"}),
                                                     ("delta", {"text": "b"})]
-    assert not rest.closed and settle.charges == []
+    assert not rest.closed and bill.charges == []
     events.close()  # the client went away
     assert rest.closed and seen_closed == [True]
     assert rest.pulled == 1
-    assert settle.charges == [INPUT_TOKENS + 2]  # the input and "ab", counted
-    assert settle.count.calls == [[{"role": "user", "parts": [{"text": CONFIG.system_prompt}]},
-                                   {"role": "user", "parts": [{"text": "hi"}]}],
-                                  [{"role": "model", "parts": [{"text": "ab"}]}]]
+    assert bill.charges == [INPUT_TOKENS + 2]  # the input and "ab", counted
+    assert bill.count.calls == [[{"role": "user", "parts": [{"text": CONFIG.system_prompt}]},
+                                 {"role": "user", "parts": [{"text": "hi"}]}],
+                                [{"role": "model", "parts": [{"text": "ab"}]}]]
 
 
 def test_closing_early_keeps_usage_gemini_already_reported():
     meter = Meter()
-    settle = Settle(meter)
+    bill = Bill(meter)
     thinking = {"inputTokens": 30, "outputTokens": 2, "totalTokens": 40}
     rest = FakeStream(meter, ("bc", None, thinking), ("d", "STOP"))
-    events = chat_events(opened(meter, "a"), rest, meter, settle)
+    events = chat_events(opened(meter, "a"), rest, bill)
     next(events), next(events)
     events.close()
-    assert settle.charges == [40]  # 30 + max(3 counted, 40 - 30 reported)
+    assert bill.charges == [40]  # 30 + max(3 counted, 40 - 30 reported)
 
 
 def test_a_failing_close_of_the_upstream_still_settles():
     meter = Meter()
-    settle = Settle(meter)
+    bill = Bill(meter)
     rest = FakeStream(meter)
     rest.close = lambda: (_ for _ in ()).throw(RuntimeError("socket"))  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        chat_events(opened(meter, "a", "STOP", USAGE), rest, meter, settle).close()
-    assert settle.charges == [8]
+        chat_events(opened(meter, "a", "STOP", USAGE), rest, bill).close()
+    assert bill.charges == [8]
+
+
+# --- how the stream ended, for the request log (core.http reads `final_status` at its end) -------
+
+def test_final_status_is_200_after_done():
+    meter = Meter()
+    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("", "STOP", USAGE)), Bill(meter))
+    assert events.final_status is None  # not ended yet
+    serve(events)
+    assert events.final_status == 200
+
+
+def test_final_status_is_the_error_s_after_an_error_event():
+    meter = Meter()
+    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ApiError("timeout")), Bill(meter))
+    assert serve(events)[-1][0] == "error"
+    assert events.final_status == 504
+
+
+def test_final_status_stays_unset_when_the_client_leaves():
+    meter = Meter()
+    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("more",)), Bill(meter))
+    next(events)
+    events.close()
+    assert events.final_status is None

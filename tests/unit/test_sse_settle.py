@@ -1,11 +1,12 @@
-"""chat/sse with a real core.quota admission: the reservation holds while the answer runs, and
-however the stream ends it is replaced exactly once by the charge and the stream slot is freed."""
+"""chat/sse with a real billing.Bill over core.quota: the reservation holds while the answer runs,
+and however the stream ends it is replaced exactly once by the charge and the stream slot is
+freed."""
 
 from __future__ import annotations
 
 import pytest
 
-from billing import Meter, charge
+from billing import Bill
 from core.config import load_config
 from core.errors import ApiError
 from core.quota import Quota
@@ -25,18 +26,20 @@ def quota():
 
 
 class Answer:
-    """One admitted answer, settled as main.answer does: admission.settle(charge(meter, ...))."""
+    """One admitted answer as main.answer opens it: a Bill of RESERVE tokens, handed to its
+    stream."""
 
     def __init__(self, quota: Quota, subject: str, count: Count | None = None):
-        self.meter, self.count = Meter(), count or Count()
-        self.admission = quota.admit_chat(subject, RESERVE)
+        self.count = count or Count()
+        self.bill = Bill(CONFIG, quota, quota.admit_chat(subject, RESERVE), TURN, self.count)
+        self.meter = self.bill.meter
 
     def settle(self) -> dict:
-        return self.admission.settle(charge(self.meter, TURN, CONFIG, self.count))
+        return self.bill.settle()
 
     def events(self, first: tuple, *rest) -> tuple[chat_events, FakeStream]:
         stream = FakeStream(self.meter, *rest)
-        return chat_events(opened(self.meter, *first), stream, self.meter, self.settle), stream
+        return chat_events(opened(self.meter, *first), stream, self.bill.hand_over()), stream
 
 
 def remaining(quota: Quota, subject: str) -> int:
@@ -46,7 +49,7 @@ def remaining(quota: Quota, subject: str) -> int:
 def assert_charged_once(quota: Quota, subject: str, tokens: int) -> None:
     assert remaining(quota, subject) == BUDGET - tokens
     # With one stream allowed, a new admission proves the finished one freed its slot.
-    quota.admit_chat(subject, RESERVE).settle(0)
+    quota.settle_chat(quota.admit_chat(subject, RESERVE), 0)
     assert remaining(quota, subject) == BUDGET - tokens
 
 

@@ -1,4 +1,4 @@
-"""chat/upstream: real google-genai responses and errors mapped to the SPEC's codes."""
+"""chat/upstream: real google-genai responses and errors mapped to openapi.yaml's error codes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from google.genai import types
 
 from billing import Meter
 from core.errors import ApiError
-from upstream import QUOTA_RETRY_AFTER_S, Chunk, read_chunk, upstream_failure
+from core import log
+from upstream import Chunk, read_chunk
+from upstream_errors import QUOTA_RETRY_AFTER_S, classify, upstream_failure
 
 SUBJECT = "uid:0123456789abcdef01234567"
 
@@ -164,7 +166,11 @@ def server_error(code: int) -> genai_errors.ServerError:
 
 def test_429_with_retry_info_is_unavailable_with_its_delay(captured):
     retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}
-    error = upstream_failure(rate_limited([retry]), SUBJECT)
+    token = log.bind_request({}, None, SUBJECT)  # the request's caller, from its log context
+    try:
+        error = upstream_failure(rate_limited([retry]))
+    finally:
+        log.reset_request(token)
     assert (error.code, error.status, error.retry_after) == ("unavailable", 503, 7)
     assert error.headers()["Retry-After"] == "7"
     (entry,) = captured()
@@ -175,36 +181,36 @@ def test_429_with_retry_info_is_unavailable_with_its_delay(captured):
 
 def test_429_fractional_delay_is_whole_seconds():
     retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}
-    assert upstream_failure(rate_limited([retry]), SUBJECT).retry_after == 2
+    assert upstream_failure(rate_limited([retry])).retry_after == 2
 
 
 def test_429_without_retry_info_uses_the_default():
     for details in (None, [], [{"@type": "type.googleapis.com/google.rpc.Help"}],
                     [{"retryDelay": "soon"}]):
-        error = upstream_failure(rate_limited(details), SUBJECT)
+        error = upstream_failure(rate_limited(details))
         assert (error.code, error.retry_after) == ("unavailable", QUOTA_RETRY_AFTER_S)
 
 
 @pytest.mark.parametrize("code", [500, 503])
 def test_server_error_is_upstream_error(code):
-    error = upstream_failure(server_error(code), SUBJECT)
+    error = upstream_failure(server_error(code))
     assert (error.code, error.status) == ("upstream_error", 502)
 
 
 def test_other_client_error_is_upstream_error():
     error = genai_errors.ClientError(400, {"error": {"code": 400, "message": PRIVATE}})
-    assert upstream_failure(error, SUBJECT).code == "upstream_error"
+    assert upstream_failure(error).code == "upstream_error"
 
 
 @pytest.mark.parametrize("error", [httpx.ReadTimeout("x"), httpx.ConnectTimeout("x"),
                                    httpx.PoolTimeout("x"), TimeoutError()])
 def test_timeouts_are_timeout(error):
-    result = upstream_failure(error, SUBJECT)
+    result = upstream_failure(error)
     assert (result.code, result.status) == ("timeout", 504)
 
 
 def test_connection_failure_is_upstream_error(captured):
-    result = upstream_failure(httpx.ConnectError("x"), SUBJECT, mid_stream=True)
+    result = upstream_failure(httpx.ConnectError("x"), mid_stream=True)
     assert (result.code, result.status, result.reason) == ("upstream_error", 502, "connection")
     (entry,) = captured()
     assert (entry["status"], entry["error_class"], entry["mid_stream"]) == (0, "ConnectError", True)
@@ -212,9 +218,38 @@ def test_connection_failure_is_upstream_error(captured):
 
 def test_library_text_never_reaches_the_client_or_the_log(captured):
     for error in (rate_limited(), server_error(500)):
-        result = upstream_failure(error, SUBJECT)
+        result = upstream_failure(error)
         assert "Zq9" not in json.dumps(result.body())
     assert captured() and "Zq9" not in json.dumps(captured())
+
+
+class ForkError(Exception):
+    """A class of google-genai's other HTTP library, httpx2, as the table sees it."""
+
+
+ForkError.__module__ = "httpx2._exceptions"
+
+
+@pytest.mark.parametrize("error, code, retry, may_have_run", [
+    (rate_limited(), "unavailable", True, False),
+    (server_error(500), "upstream_error", True, False),
+    (genai_errors.ClientError(400, {"error": {"code": 400}}), "upstream_error", False, False),
+    (httpx.ConnectError("x"), "upstream_error", True, False),  # never reached Gemini
+    (httpx.ConnectTimeout("x"), "timeout", True, False),  # more specific than TimeoutException
+    (httpx.ReadTimeout("x"), "timeout", False, True),  # sent: Gemini may be running it
+    (httpx.PoolTimeout("x"), "timeout", False, True),
+    (TimeoutError(), "timeout", False, True),
+    (httpx.RemoteProtocolError("x"), "upstream_error", False, True),
+    (ValueError("x"), "upstream_error", False, True),  # anything else: may have run
+    (type("ConnectError", (ForkError,), {"__module__": "httpx2._exceptions"})(), "upstream_error",
+     True, False),
+    (type("ConnectError", (Exception,), {"__module__": "elsewhere"})(), "upstream_error", False,
+     True),  # the name alone is not enough
+])
+def test_each_failure_has_one_row_of_the_table(error, code, retry, may_have_run):
+    failure = classify(error)
+    assert (failure.code, failure.retry, failure.may_have_run) == (code, retry, may_have_run)
+    assert upstream_failure(error).code == code
 
 
 def test_one_client_per_instance_built_lazily_and_thread_safely(monkeypatch):

@@ -17,7 +17,6 @@ from core.errors import ApiError
 from turn import Turn
 from upstream import Chunk, Gemini
 
-SUBJECT = "uid:0123456789abcdef01234567"
 CONFIG = load_config("chat", {"APP_ENV": "development", "GEMINI_API_KEY": "k",
                               "SYSTEM_PROMPT": "Be brief.", "MAX_OUTPUT_TOKENS": "100"})
 TURN = Turn(message="hi", history=())
@@ -99,7 +98,7 @@ def untouched(meter: Meter) -> bool:
 
 def test_a_whole_answer_is_recorded_as_final(gemini):
     wire, meter = Wire(body()), Meter()
-    assert gemini(wire).complete(TURN, SUBJECT, meter) == Chunk("Hi", "STOP")
+    assert gemini(wire).complete(TURN, meter) == Chunk("Hi", "STOP")
     assert (meter.usage, meter.final, meter.accepted, meter.unknown) == (METERED, True, True, False)
     sent = json.loads(wire.requests[0].content)
     assert sent["systemInstruction"]["parts"] == [{"text": "Be brief."}]
@@ -116,7 +115,7 @@ def test_a_whole_answer_is_recorded_as_final(gemini):
 def test_a_failure_past_the_connect_phase_is_not_retried_and_is_unknown(gemini, error, code,
                                                                         mode):
     wire, meter = Wire(error, body(), body()), Meter()
-    result = failure(getattr(gemini(wire), mode), TURN, SUBJECT, meter)
+    result = failure(getattr(gemini(wire), mode), TURN, meter)
     assert result.code == code
     assert len(wire.requests) == 1  # Gemini may have run it: never sent twice
     assert (meter.unknown, meter.accepted, meter.usage) == (True, False, None)
@@ -125,14 +124,14 @@ def test_a_failure_past_the_connect_phase_is_not_retried_and_is_unknown(gemini, 
 @pytest.mark.parametrize("error", [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow")])
 def test_a_connect_failure_is_retried_and_not_unknown(gemini, error):
     wire, meter = Wire(error, body()), Meter()
-    assert gemini(wire).complete(TURN, SUBJECT, meter) == Chunk("Hi", "STOP")
+    assert gemini(wire).complete(TURN, meter) == Chunk("Hi", "STOP")
     assert len(wire.requests) == 2
     assert (meter.unknown, meter.usage, meter.final) == (False, METERED, True)
 
 
 def test_connect_failures_until_the_last_attempt_bill_nothing(gemini):
     wire, meter = Wire(*[httpx.ConnectError("refused")] * 3), Meter()
-    assert failure(gemini(wire).open_stream, TURN, SUBJECT, meter).reason == "connection"
+    assert failure(gemini(wire).open_stream, TURN, meter).reason == "connection"
     assert len(wire.requests) == upstream.MAX_ATTEMPTS == 3
     assert untouched(meter)
     assert charge(meter, TURN, CONFIG, count_must_not_run) == 0
@@ -145,7 +144,7 @@ def count_must_not_run(contents):
 @pytest.mark.parametrize("mode", ["complete", "open_stream"])
 def test_a_503_is_retried_and_leaves_the_meter_untouched(gemini, mode):
     wire, meter = Wire(status(503), status(503), status(503)), Meter()
-    error = failure(getattr(gemini(wire), mode), TURN, SUBJECT, meter)
+    error = failure(getattr(gemini(wire), mode), TURN, meter)
     assert (error.code, error.reason) == ("upstream_error", "upstream_status")
     assert len(wire.requests) == 3
     assert untouched(meter)
@@ -154,7 +153,7 @@ def test_a_503_is_retried_and_leaves_the_meter_untouched(gemini, mode):
 
 def test_a_503_then_an_answer_records_only_the_answer(gemini):
     wire, meter = Wire(status(503), sse(body("Hel", None, None), body("lo"))), Meter()
-    first, rest = gemini(wire).open_stream(TURN, SUBJECT, meter)
+    first, rest = gemini(wire).open_stream(TURN, meter)
     assert (first, list(rest)) == (Chunk("Hel", None), [Chunk("lo", "STOP")])
     assert len(wire.requests) == 2
     assert (meter.usage, meter.final, meter.output) == (METERED, True, ["Hel", "lo"])
@@ -162,7 +161,7 @@ def test_a_503_then_an_answer_records_only_the_answer(gemini):
 
 def test_a_400_is_not_retried_and_bills_nothing(gemini):
     wire, meter = Wire(status(400), body()), Meter()
-    assert failure(gemini(wire).complete, TURN, SUBJECT, meter).code == "upstream_error"
+    assert failure(gemini(wire).complete, TURN, meter).code == "upstream_error"
     assert len(wire.requests) == 1 and untouched(meter)
 
 
@@ -171,7 +170,7 @@ def test_a_prompt_block_records_its_usage_as_final(gemini, mode):
     blocked = {"promptFeedback": {"blockReason": "SAFETY"},
                "usageMetadata": {"promptTokenCount": 6, "totalTokenCount": 6}}
     wire, meter = Wire(blocked if mode == "complete" else sse(blocked), body()), Meter()
-    error = failure(getattr(gemini(wire), mode), TURN, SUBJECT, meter)
+    error = failure(getattr(gemini(wire), mode), TURN, meter)
     assert (error.code, error.reason) == ("blocked", "prompt_blocked")
     assert len(wire.requests) == 1
     assert meter.usage == {"inputTokens": 6, "outputTokens": 0, "totalTokens": 6}
@@ -185,7 +184,7 @@ def test_a_mid_stream_failure_keeps_what_was_received(gemini, error, code):
     partial = {"promptTokenCount": 4, "totalTokenCount": 5}
     wire = Wire(sse(body("Hel", None, partial), body("lo", None, None), error=error))
     meter = Meter()
-    first, rest = gemini(wire).open_stream(TURN, SUBJECT, meter)
+    first, rest = gemini(wire).open_stream(TURN, meter)
     assert first == Chunk("Hel", None)
     assert next(rest) == Chunk("lo", None)
     with pytest.raises(ApiError) as caught:
@@ -221,7 +220,7 @@ def test_the_turn_picks_the_model_and_brings_its_instructions(gemini, monkeypatc
     gemini_client = gemini(wire := Wire(body()))
     monkeypatch.setattr(gemini_client, "_config", MODELS_CONFIG)
     turn = Turn(message="hi", history=(), model=model, instructions="Use </user_preferences> x")
-    gemini_client.complete(turn, SUBJECT, Meter())
+    gemini_client.complete(turn, Meter())
     (request,) = wire.requests
     assert request.url.path.endswith(path)
     sent = json.loads(request.content)
@@ -234,8 +233,7 @@ def test_the_turn_picks_the_model_and_brings_its_instructions(gemini, monkeypatc
 def test_a_stream_and_a_count_use_the_chosen_model(gemini, monkeypatch):
     gemini_client = gemini(wire := Wire(sse(body()), {"totalTokens": 3}))
     monkeypatch.setattr(gemini_client, "_config", MODELS_CONFIG)
-    first, rest = gemini_client.open_stream(Turn("hi", (), model="gemini-2.5-pro"), SUBJECT,
-                                            Meter())
+    first, rest = gemini_client.open_stream(Turn("hi", (), model="gemini-2.5-pro"), Meter())
     list(rest)
     assert gemini_client.count_tokens([{"role": "user", "parts": [{"text": "x"}]}],
                                       "gemini-2.5-pro") == 3
@@ -249,5 +247,5 @@ def test_a_model_not_on_the_list_never_reaches_the_wire(gemini, monkeypatch):
     gemini_client = gemini(wire := Wire(body()))
     monkeypatch.setattr(gemini_client, "_config", MODELS_CONFIG)
     with pytest.raises(KeyError):
-        gemini_client.complete(Turn("hi", (), model="gemini-ultra"), SUBJECT, Meter())
+        gemini_client.complete(Turn("hi", (), model="gemini-ultra"), Meter())
     assert wire.requests == []
