@@ -1,6 +1,7 @@
-"""Expectations written out from the SPEC (never imported from the code under test)."""
+"""Expectations written out from the contract, openapi.yaml (never imported from the code under
+test)."""
 
-# "Headers on every API response (errors and preflights included)"
+# components/headers: on every answer, errors and preflights included
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",

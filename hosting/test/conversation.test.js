@@ -15,7 +15,7 @@ describe("history", () => {
     ]);
   });
 
-  it("builds the SPEC request body with nothing but message and history", () => {
+  it("builds the contract's request body with nothing but message and history", () => {
     const { body } = buildRequest([msg("user", "hi"), msg("model", "hello")], "next");
     expect(Object.keys(body)).toEqual(["message", "history"]);
     expect(body.history.every((h) => Object.keys(h).join() === "role,text")).toBe(true);

@@ -41,7 +41,7 @@ def answer_of(response: requests.Response) -> Answer:
 
 
 def assert_refused(response: requests.Response, status: int, code: str) -> str:
-    """The SPEC's error envelope with this status and code; returns the message."""
+    """The error envelope (openapi.yaml) with this status and code; returns the message."""
     assert response.status_code == status, (response.status_code, response.text[:300])
     assert response.headers["Content-Type"].startswith("application/json")
     body = response.json()

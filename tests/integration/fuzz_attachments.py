@@ -1,6 +1,6 @@
 """Chat attachments for the fuzz suite: attachment objects (small real files, most of them good,
-many spoiled one way or another) and the SPEC's attachment rules restated as an oracle, written
-out from the SPEC rather than imported from the code under test.
+many spoiled one way or another) and openapi.yaml's attachment rules restated as an oracle, written
+out from the contract rather than imported from the code under test.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ attachment_lists = st.integers(0, 9).flatmap(lambda pick: st.lists(
 
 
 def attachments_statuses(value: object) -> frozenset[int]:
-    """The statuses the SPEC allows for one message's `attachments` (a list, checked in order,
+    """The statuses openapi.yaml allows for one message's `attachments` (a list, checked in order,
     the first failing attachment answers): {} when they pass."""
     if len(value) > MAX_ATTACHMENTS:
         return frozenset({400})
@@ -102,7 +102,7 @@ def _item_statuses(item: object) -> frozenset[int]:
     size = _decoded_size(data)
     if size[0] > MAX_ATTACHMENT_BYTES:
         return frozenset({413})
-    if size[1] > MAX_ATTACHMENT_BYTES:  # not base64 of any length: either answer fits the SPEC
+    if size[1] > MAX_ATTACHMENT_BYTES:  # not base64 of any length: either answer fits the contract
         return frozenset({400, 413})
     raw = _canonical_base64(data)
     if not raw:  # not base64 (400), or empty (400)
@@ -130,7 +130,7 @@ def _canonical_base64(data: str) -> bytes | None:
 
 
 def _really(raw: bytes) -> set[str]:
-    """What the bytes are, by the SPEC's signatures; UTF-8 without NUL is text besides."""
+    """What the bytes are, by the contract's signatures; UTF-8 without NUL is text besides."""
     kinds = set()
     if raw[:8] == b"\x89PNG\r\n\x1a\n":
         kinds.add("image/png")

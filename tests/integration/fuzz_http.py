@@ -1,5 +1,5 @@
 """Raw HTTP/1.1 for the fuzz suite: send exact bytes (any method, header byte or request line)
-to a running function, read what comes back, and check the SPEC's promises on every reply.
+to a running function, read what comes back, and check openapi.yaml's promises on every reply.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from tests.integration.harness import APP_ORIGIN, CANARIES, ROOT
 from tests.spec import SECURITY_HEADERS
 
-# The SPEC's error table: code -> status (and the codes that carry Retry-After).
+# openapi.yaml's error table: code -> status (and the codes that carry Retry-After).
 SPEC_STATUS = {
     "invalid_argument": 400, "unauthenticated": 401, "permission_denied": 403, "not_found": 404,
     "method_not_allowed": 405, "request_timeout": 408, "payload_too_large": 413,
@@ -124,7 +124,7 @@ def check_reply(reply: Reply | None, method: str, origin: str | None = None,
         assert not [h for h in reply.headers if h.lower().startswith("access-control-")]
     text = reply.body.decode("utf-8", "replace")
     code = None
-    if reply.status >= 400 and method != "HEAD":  # the envelope, with the SPEC's status
+    if reply.status >= 400 and method != "HEAD":  # the envelope, with the code's status
         assert (reply.header("Content-Type") or "").startswith("application/json"), \
             (reply.status, reply.header("Content-Type"), text[:200])
         try:

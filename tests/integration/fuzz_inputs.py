@@ -1,5 +1,6 @@
 """What the fuzz suite sends: hypothesis strategies for JSON bodies, chat requests, header values,
-paths and methods; tables of malformed HTTP; and the SPEC's chat schema as an independent oracle.
+paths and methods; tables of malformed HTTP; and openapi.yaml's chat schema as an independent
+oracle.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from tests.integration.fuzz_attachments import attachment_lists, attachments_sta
 from tests.integration.fuzz_http import ALLOWED_ORIGINS, LEAKS, request_bytes
 from tests.integration.harness import APP_ORIGIN, PROJECT_ID
 
-ROUTES = {  # the SPEC's HTTP contract: path -> methods, per function
+ROUTES = {  # openapi.yaml's paths (and x-direct-paths) -> methods, per function
     "chat": {"/": ("POST", "OPTIONS"), "/api/chat": ("POST", "OPTIONS")},
     "auth": {"/": ("GET", "OPTIONS"), "/api/auth": ("GET", "OPTIONS"),
              "/revoke": ("POST", "OPTIONS"), "/api/auth/revoke": ("POST", "OPTIONS")},
     "health": {"/": ("GET", "HEAD"), "/api/health": ("GET", "HEAD")},
 }
-MAX_CHARS, MAX_HISTORY, MAX_BYTES = 8000, 40, 65536  # the SPEC's defaults
+MAX_CHARS, MAX_HISTORY, MAX_BYTES = 8000, 40, 65536  # openapi.yaml's defaults; 64 KiB
 MAX_INSTRUCTIONS, MODELS = 2000, ("gemini-2.5-flash",)  # issue #10's defaults (GEMINI_MODEL)
 VALID = object()  # stands for the signed-in user's real ID token
 JSON = ("Content-Type", "application/json")
@@ -125,8 +126,8 @@ json_bodies = st.one_of(
 
 
 def chat_statuses(raw: bytes) -> frozenset[int]:
-    """The statuses the SPEC allows for this chat body (strict UTF-8 JSON, exact schema, each
-    check in the SPEC's order, the first failure answering), decided without the product:
+    """The statuses openapi.yaml allows for this chat body (strict UTF-8 JSON, exact schema, each
+    check in the contract's order, the first failure answering), decided without the product:
     {200} for a valid request."""
     if len(raw) > MAX_BYTES:
         return frozenset({413})

@@ -1,4 +1,4 @@
-"""Every error code of the SPEC, produced by its real cause against running functions:
+"""Every error code of openapi.yaml, produced by its real cause against running functions:
 status, JSON envelope, extra headers, security headers — and never library text.
 """
 

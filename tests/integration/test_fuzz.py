@@ -1,6 +1,7 @@
 """Fuzz every endpoint of chat, auth and health as deployed (functions-framework processes, raw
 HTTP): random JSON, chat bodies, content types, header values, paths, methods, malformed HTTP.
-Every reply: no 5xx, the SPEC's error envelope and headers, no traceback or canary; then the logs.
+Every reply: no 5xx, openapi.yaml's error envelope and headers, no traceback or canary; then
+the logs.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Stack:
 
     def __init__(self, functions, sign_in):
         self.functions = functions
-        # MAX_REQUEST_BYTES: the SPEC's 64 KiB of old, which the body sizes fuzz around; small
+        # MAX_REQUEST_BYTES: the contract's 64 KiB of old, which the body sizes fuzz around; small
         # attachments, so that a too-large one fits in such a body.
         self.chat = functions.url("chat", K_REVISION="fuzz", MAX_REQUEST_BYTES=str(MAX_BYTES),
                                   MAX_ATTACHMENT_BYTES=str(MAX_ATTACHMENT_BYTES), **GENEROUS)

@@ -1,4 +1,4 @@
-"""chat/turn: the request schema of the SPEC; the client picks only a listed model and its own
+"""chat/turn: the request schema of openapi.yaml; the client picks only a listed model and its own
 instructions (after the operator's prompt), never the system prompt or the limits."""
 
 from __future__ import annotations
