@@ -2,6 +2,8 @@
 app, and the limits store chat and auth share (redis-server, else the Firestore emulator).
 
 `python devtools/stack.py` serves until Ctrl-C; `python devtools/stack.py token` prints an ID token.
+Errors go to stderr without a traceback (exit 1): one line for a port in use or for `token` with
+no stack running; a tool that did not start, its message and the tail of its log.
 """
 
 from __future__ import annotations
@@ -15,19 +17,29 @@ import shutil
 import signal
 import sys
 
+import requests
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402
+from auth_emulator import (FirebaseEmulatorError, sign_in_with_google,  # noqa: E402
+                           start_auth_emulator)
 from firestore_emulator import FirestoreEmulatorError, start_firestore_emulator  # noqa: E402
-from procs import ROOT, STACK_VARIABLES, start_function, start_standin, start_web  # noqa: E402
+from procs import (ROOT, STACK_VARIABLES, port_open, start_function, start_standin,  # noqa: E402
+                   start_web)
 from redis_server import RedisServerError, start_redis  # noqa: E402
 
 # redis-server on 6380, next to Redis's default: a developer's own redis on 6379 is left alone.
 PORTS = {"web": 5000, "auth-emulator": 9099, "firestore-emulator": 8089, "redis": 6380,
          "gemini-standin": 8090, "chat": 8081, "auth": 8082, "health": 8083}
+LABELS = {"web": "web app", "auth-emulator": "Firebase Auth emulator",
+          "firestore-emulator": "Firestore emulator", "redis": "redis-server",
+          "gemini-standin": "Gemini stand-in", "chat": "chat function", "auth": "auth function",
+          "health": "health function"}
 FUNCTIONS = ("chat", "auth", "health")
 PROJECT_ID = "demo-jette"
-DEV_ORIGINS = "http://127.0.0.1:5000,http://localhost:5000,http://127.0.0.1:5173,http://localhost:5173"
+# The web app as dev.sh serves it (:5000), `npm run dev` (:5173) and `npm run preview` (:4173).
+DEV_ORIGINS = ",".join(f"http://{host}:{port}" for port in (5000, 5173, 4173)
+                       for host in ("127.0.0.1", "localhost"))
 RUN_DIR = ROOT / ".run"
 # What the local stack itself decides; .env and the shell cannot change these.
 _STACK_OWNED = {"APP_ENV", "FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
@@ -169,8 +181,46 @@ def stop_stack(started: list) -> None:
         process.stop()
 
 
+class StackError(RuntimeError):
+    """What stops the command, said in one line (no traceback)."""
+
+
+def check_ports_free(real_gemini: bool, ports: dict[str, int] = PORTS) -> None:
+    """Refuse to start over a running stack: the ports the stack listens on, in start order.
+    (The limits store's ports are not checked: a taken one falls through to the next store.)"""
+    for name in ("auth-emulator", *([] if real_gemini else ["gemini-standin"]), *FUNCTIONS, "web"):
+        if port_open(ports[name]):
+            raise StackError(f"port {ports[name]} ({LABELS[name]}) is in use — is another "
+                             "./scripts/dev.sh running? Stop it first")
+
+
+def banner(env: dict[str, str], real_gemini: bool, store: Store,
+           ports: dict[str, int] = PORTS) -> str:
+    """What `serve` prints once everything answers: each URL, and what stands in for what."""
+    gemini = "real Gemini (GEMINI_API_KEY)" if real_gemini else \
+        f"stand-in http://127.0.0.1:{ports['gemini-standin']}"
+    emulators = (f"  Firebase Auth emulator  http://127.0.0.1:{ports['auth-emulator']}  "
+                 f"(project {PROJECT_ID})")
+    firestore = store.settings.get("FIRESTORE_EMULATOR_HOST")
+    if firestore:  # the limits store
+        emulators += f"\n  Firestore emulator      http://{firestore}  (project {PROJECT_ID})"
+    models = env.get("GEMINI_MODELS") or env.get("GEMINI_MODEL", "gemini-2.5-flash")
+    return f"""
+Local stack is up (logs in .run/):
+  web app http://127.0.0.1:{ports['web']}/      (sign in with the emulator's Google account)
+  chat    http://127.0.0.1:{ports['chat']}/      (POST; SSE with Accept: text/event-stream)
+  auth    http://127.0.0.1:{ports['auth']}/      (GET who am I, POST /revoke)
+  health  http://127.0.0.1:{ports['health']}/      (GET)
+{emulators}
+  Gemini  {gemini}; models {models}
+  Rate limits and budgets  {store.summary}
+An ID token for curl:  TOKEN=$(.venv/bin/python devtools/stack.py token)
+Ctrl-C stops everything."""
+
+
 def serve() -> None:
     env, real_gemini = function_env(read_dotenv(ROOT / ".env"))
+    check_ports_free(real_gemini)
     started = []
 
     def stop_all(*_):
@@ -181,27 +231,25 @@ def serve() -> None:
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
     delay = float(os.environ.get("STANDIN_CHUNK_DELAY", "0.12"))  # visible streaming
-    processes, store = start_stack(env, real_gemini, chunk_delay=delay)
+    try:
+        processes, store = start_stack(env, real_gemini, chunk_delay=delay)
+    except RuntimeError as error:  # a tool that did not start: its message and its log's tail
+        raise StackError(f"{error}\n(logs in {RUN_DIR.relative_to(ROOT)}/)") from None
     started.extend(processes)
-    gemini = "real Gemini (GEMINI_API_KEY)" if real_gemini else \
-        f"stand-in http://127.0.0.1:{PORTS['gemini-standin']}"
-    print(f"""
-Local stack is up (logs in .run/):
-  web app http://127.0.0.1:{PORTS['web']}/      (sign in with the emulator's Google account)
-  chat    http://127.0.0.1:{PORTS['chat']}/      (POST; SSE with Accept: text/event-stream)
-  auth    http://127.0.0.1:{PORTS['auth']}/      (GET who am I, POST /revoke)
-  health  http://127.0.0.1:{PORTS['health']}/      (GET)
-  Firebase Auth emulator  http://127.0.0.1:{PORTS['auth-emulator']}  (project {PROJECT_ID})
-  Gemini  {gemini}; models {env.get("GEMINI_MODELS") or env.get("GEMINI_MODEL", "gemini-2.5-flash")}
-  Rate limits and budgets  {store.summary}
-An ID token for curl:  TOKEN=$(.venv/bin/python devtools/stack.py token)
-Ctrl-C stops everything.""", flush=True)
+    print(banner(env, real_gemini, store), flush=True)
     signal.pause()
 
 
 def print_token(email: str) -> None:
     host = f"127.0.0.1:{PORTS['auth-emulator']}"
-    session = sign_in_with_google(host, sub=f"dev-{email}", email=email, name="Dev User")
+    try:
+        session = sign_in_with_google(host, sub=f"dev-{email}", email=email, name="Dev User")
+    except requests.RequestException:
+        raise StackError(f"no Firebase Auth emulator answers on {host} — is the local stack "
+                         "running? Start it with ./scripts/dev.sh") from None
+    except FirebaseEmulatorError as error:
+        raise StackError(f"the Firebase Auth emulator on {host} refused the sign-in: "
+                         f"{_first_line(error)}") from None
     print(session["idToken"])
 
 
@@ -210,7 +258,10 @@ def main() -> None:
     parser.add_argument("command", nargs="?", default="serve", choices=("serve", "token"))
     parser.add_argument("--email", default="dev.user@example.com")
     args = parser.parse_args()
-    serve() if args.command == "serve" else print_token(args.email)
+    try:
+        serve() if args.command == "serve" else print_token(args.email)
+    except StackError as error:
+        sys.exit(f"{'dev' if args.command == 'serve' else 'token'}: {error}")
 
 
 if __name__ == "__main__":

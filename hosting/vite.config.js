@@ -117,7 +117,8 @@ const proxy = proxyFromRewrites(hosting.rewrites, LOCAL_SERVICES);
 export default defineConfig({
   plugins: [localHostingPlugin()],
   server: { host: "127.0.0.1", port: 5173, strictPort: true, proxy },
-  preview: { host: "127.0.0.1", port: 5000, strictPort: true, proxy },
+  // 4173, not 5000: ./scripts/dev.sh serves the built app on 5000 (vite preview --port 5000).
+  preview: { host: "127.0.0.1", port: 4173, strictPort: true, proxy },
   build: {
     outDir: "dist",
     emptyOutDir: true,

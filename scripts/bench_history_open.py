@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "devtools"))
 
 from auth_emulator import start_auth_emulator  # noqa: E402
+from chromium import ChromiumNotFound, find_chromium  # noqa: E402
 from procs import free_port, start_web  # noqa: E402
 
-from tests.integration.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP  # noqa: E402
+from tests.integration.browser.conftest import CHROMIUM_ARGS, DESKTOP  # noqa: E402
 from tests.integration.browser.history_data import conversation, export_document  # noqa: E402
 
 ITEM = '[data-testid="history-item"]'
@@ -73,6 +74,11 @@ def main() -> int:
     if not (ROOT / "hosting" / "dist" / "index.html").exists():
         print("hosting/dist is missing: run (cd hosting && npm run build) first", file=sys.stderr)
         return 2
+    try:
+        executable = find_chromium()
+    except ChromiumNotFound as error:
+        print(f"bench_history_open: {error}", file=sys.stderr)
+        return 2
 
     from playwright.sync_api import sync_playwright
 
@@ -88,7 +94,7 @@ def main() -> int:
                                    "auth-emulator": f"http://{emulator.host}"}, logs / "web.log")
             origin = f"http://127.0.0.1:{port}"
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport=DESKTOP)
                 page = context.new_page()
                 page.set_default_timeout(120_000)

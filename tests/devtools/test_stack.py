@@ -42,7 +42,7 @@ def sse_events(text: str) -> list[tuple[str, dict]]:
     return events
 
 
-def test_auth_shows_what_chat_enforces(tmp_path, monkeypatch):
+def test_auth_shows_what_chat_enforces(tmp_path, monkeypatch, capsys):
     no_gemini_key(monkeypatch)
     ports = free_ports()
     env, real_gemini = stack.function_env({}, ports)  # no RATE_LIMIT_STORAGE: the stack decides
@@ -82,6 +82,15 @@ def test_auth_shows_what_chat_enforces(tmp_path, monkeypatch):
         assert me.json()["chat"]["models"] == [
             {"id": "gemini-2.5-flash", "weight": 1}, {"id": "gemini-2.5-flash-lite", "weight": 0.3},
             {"id": "gemini-2.5-pro", "weight": 8}]
+
+        # The README's `TOKEN=$(.venv/bin/python devtools/stack.py token)`, then who am I.
+        monkeypatch.setitem(stack.PORTS, "auth-emulator", ports["auth-emulator"])
+        stack.print_token("token.cli@example.com")
+        token = capsys.readouterr().out.strip()
+        me = requests.get(f"http://127.0.0.1:{ports['auth']}/", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["email"] == "token.cli@example.com"
     finally:
         stack.stop_stack(started)
     assert [group_members(group) for group in groups] == [[] for _ in groups]

@@ -1,7 +1,8 @@
 """End-to-end browser fixtures: the built web app (hosting/dist under `vite preview`, with the
 production CSP) in front of real chat/auth/health functions (chat and auth count limits in one
-redis-server), the Firebase Auth emulator and the Gemini stand-in, driven by Debian's Chromium through Playwright. No browser download, and no
-traffic beyond 127.0.0.1.
+redis-server), the Firebase Auth emulator and the Gemini stand-in, driven through Playwright by
+the system's Chromium (`CHROMIUM`, else chromium, chromium-browser or google-chrome on PATH:
+devtools/chromium.py). No browser download, and no traffic beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import pytest
 from tests.integration.browser.app import Tab
 from tests.integration.harness import ROOT
 
-from procs import free_port, start_web  # noqa: E402  (devtools/, on sys.path via harness)
+from chromium import ChromiumNotFound, find_chromium  # noqa: E402  (devtools/, via harness)
+from procs import free_port, start_web  # noqa: E402
 from redis_server import start_redis  # noqa: E402
 from stack import DEV_MODELS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic",
                  "--no-first-run"]
@@ -67,8 +68,16 @@ def web(functions, auth_emulator, limits_store, log_dir):
 def browser():
     from playwright.sync_api import sync_playwright
 
+    try:
+        executable = find_chromium()
+    except ChromiumNotFound as error:
+        missing = str(error)
+    else:
+        missing = None
+    if missing:  # outside the except: one line, no chained traceback
+        pytest.fail(missing, pytrace=False)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
