@@ -240,6 +240,13 @@ describe("history on the page", () => {
     const uid = newUid();
     await openPage(uid);
     await send("Keep me");
+    // Its answer is stored (the write after the stream ends): only then is "Delete me" newer.
+    const tab = await otherTab(uid);
+    await until(async () => {
+      const [stored] = await tab.listConversations();
+      const conversation = stored && (await tab.getConversation(stored.id));
+      return conversation?.messages.some((m) => m.role === "model" && m.text === "Echo: Keep me");
+    }, "answer stored");
     $("history-new-chat").click();
     await send("Delete me");
     await until(() => titles().length === 2, "listed");
