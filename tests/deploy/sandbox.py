@@ -24,8 +24,8 @@ SECRETS_OF = {"chat": ("GEMINI_API_KEY", "SECRET_KEY"), "auth": ("SECRET_KEY",),
 # Read-only calls that only a real run makes (a dry run skips these checks).
 PREFLIGHT = (("gcloud", "auth", "list"), ("gcloud", "services", "list"))
 _SYSTEM_TOOLS = ("bash", "env", "dirname", "grep")  # all deploy.sh runs besides the fakes
-_COPIED = ("deploy.sh", "deploy.env.example", "firebase.json", "scripts/stage_function.py",
-           "functions", "hosting/package.json")
+_COPIED = ("deploy.sh", "scripts/deploy", "deploy.env.example", "firebase.json",
+           "scripts/stage_function.py", "functions", "hosting/package.json")
 
 
 def placeholders_resolved(line: str) -> str:
