@@ -87,8 +87,9 @@ class FirestoreStorage(Storage):
             fields = {"count": amount, "expires_at": now + expiry, **_expiry_fields(now + expiry)}
             if data is None:
                 batch.create(ref, fields)  # fails (and we retry) if another instance just did
-            else:  # reopen an expired window only if nobody else has since
-                batch.set(ref, fields, option=self._client.write_option(
+            else:  # reopen an expired window only if nobody else has since (WriteBatch.set
+                # takes no precondition: update does, and every field is written anew)
+                batch.update(ref, fields, option=self._client.write_option(
                     last_update_time=snap.update_time))
             write_slots.append(None)
         if write_slots:
