@@ -1,4 +1,5 @@
-"""Real Firebase-style ID tokens for production-mode tests, signed by a key made at test time.
+"""Real Firebase-style ID tokens for the sign-in tests (tests/production, tests/unit/core),
+signed by a key made at test time.
 
 `CertEndpoint` answers what Google's securetoken x509 certificate URL would: {kid: cert PEM}.
 Nothing here is a committed key: every key pair is generated when the tests run.

@@ -30,7 +30,7 @@ _PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "your-secret-key", "
 _PLACEHOLDER_KEYS = {"dev", "secret", "secret_key", "secretkey", "password", "test", "default"}
 _DEBUG_FLAGS = ("DEBUG", "FLASK_DEBUG")
 # Every environment variable load_config reads, for tools that must set or clear them all
-# (the local stack, tests); tests/unit/test_config.py checks that nothing else is read.
+# (the local stack, tests); tests/unit/core/test_config.py checks that nothing else is read.
 ENV_VARIABLES = frozenset(SETTINGS)
 # http (not https) is allowed for GEMINI_BASE_URL in production only to these (local stand-ins).
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")

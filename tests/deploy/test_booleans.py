@@ -4,17 +4,12 @@ scripts/doctor.py agree on every value of a table (true, false, or refused namin
 from __future__ import annotations
 
 import importlib.util
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from core.config import ConfigError, parse_bool
 
 from .sandbox import ROOT, commands, deploy_command, env_vars
-
-if str(ROOT / "functions") not in sys.path:
-    sys.path.insert(0, str(ROOT / "functions"))
-
-from core.config import ConfigError, parse_bool  # noqa: E402
 
 TABLE = ["1", "true", "TRUE", "True", "Yes", "YES", "on", " on ", "ON", "\ttrue",
          "0", "false", "FALSE", "No", "off", " Off ",

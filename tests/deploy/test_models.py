@@ -4,17 +4,12 @@ to chat and auth and never health, and the chat limits GET /api/auth shows reach
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from core.config import ConfigError, load_config
 
-from .sandbox import ROOT, deploy_command, env_vars
-
-if str(ROOT / "functions") not in sys.path:
-    sys.path.insert(0, str(ROOT / "functions"))
-
-from core.config import ConfigError, load_config  # noqa: E402
+from .sandbox import deploy_command, env_vars
 
 # (GEMINI_MODELS, GEMINI_MODEL) as deploy.env would hold them; "" = unset.
 TABLE = [

@@ -4,16 +4,10 @@ is bound exactly its secrets (secrets_of)."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
+from core.settings import SETTINGS, secrets_of
 
-from .sandbox import FUNCTIONS, ROOT, Sandbox, deploy_command, env_vars, flags
-
-if str(ROOT / "functions") not in sys.path:
-    sys.path.insert(0, str(ROOT / "functions"))
-
-from core.settings import SETTINGS, secrets_of  # noqa: E402
+from .sandbox import FUNCTIONS, Sandbox, deploy_command, env_vars, flags
 
 # What deploy.sh sends besides the app's settings: functions-framework's worker threads.
 RUNTIME_ONLY = {"THREADS"}

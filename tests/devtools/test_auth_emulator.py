@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-import auth_emulator as emulator_module  # devtools/, put on sys.path by conftest.py
+import auth_emulator as emulator_module  # devtools/ (pytest pythonpath)
 import firebase_admin
 import procs
 import pytest

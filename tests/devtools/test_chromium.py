@@ -6,7 +6,7 @@ import pathlib
 import subprocess
 import sys
 
-import chromium  # devtools/, put on sys.path by conftest.py
+import chromium  # devtools/ (pytest pythonpath)
 import pytest
 
 SCRIPT = pathlib.Path(chromium.__file__)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-import firestore_emulator as emulator_module  # devtools/, put on sys.path by conftest.py
+import firestore_emulator as emulator_module  # devtools/ (pytest pythonpath)
 import procs
 import pytest
 from google.api_core import exceptions

@@ -13,12 +13,14 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-import gemini_standin as standin  # devtools/, put on sys.path by conftest.py
+import gemini_standin as standin  # devtools/ (pytest pythonpath)
 import httpx2
 import pytest
 import requests
 from google import genai
 from google.genai import errors, types
+
+from tests.helpers import wait_until
 
 base_url, serve = standin.base_url, standin.serve
 
@@ -60,13 +62,12 @@ def records(url):
 
 
 def wait_state(url, rec_id, want, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """The stand-in's record of request `rec_id` (from 1) once its state is `want`."""
+    def reached():
         rec = records(url)[rec_id - 1]
-        if rec["state"] == want:
-            return rec
-        time.sleep(0.02)
-    return records(url)[rec_id - 1]
+        return rec if rec["state"] == want else None
+
+    return wait_until(reached, timeout, f"request {rec_id} to be {want}", interval=0.02)
 
 
 def api(url, method="generateContent", body=None, key=KEY, raw=None):
@@ -296,7 +297,7 @@ def test_hang_past_client_timeout_raises_read_timeout(url):
             http_options=types.HttpOptions(timeout=300)))
     assert not issubclass(httpx2.ReadTimeout, errors.APIError)
     for i in (1, 2, 3):  # the SDK closes the socket on timeout; the stand-in notices
-        assert wait_state(url, i, "client_disconnected")["state"] == "client_disconnected"
+        wait_state(url, i, "client_disconnected")
 
 
 def test_timeout_is_per_read_not_total(url):
@@ -314,15 +315,14 @@ def test_first_chunk_arrives_while_in_progress_and_close_disconnects(client, url
     assert first.text == "w0 "
     assert records(url)[0]["state"] == "in_progress"
     it.close()
-    rec = wait_state(url, 1, "client_disconnected", timeout=2)
-    assert rec["state"] == "client_disconnected" and rec["chunks_sent"] < 5
+    assert wait_state(url, 1, "client_disconnected", timeout=2)["chunks_sent"] < 5
 
 
 def test_breaking_out_of_loop_also_disconnects(client, url):
     script(url, {"action": "reply", "chunks": [f"w{i} " for i in range(40)], "chunk_delay": 0.1})
     for _ in client.models.generate_content_stream(model=MODEL, contents="x"):
         break  # generator loses its last reference -> closed by refcounting
-    assert wait_state(url, 1, "client_disconnected", timeout=2)["state"] == "client_disconnected"
+    wait_state(url, 1, "client_disconnected", timeout=2)
 
 
 def test_async_task_cancel_disconnects(client, url):
@@ -344,7 +344,8 @@ def test_async_task_cancel_disconnects(client, url):
             await task
 
     asyncio.run(main())
-    assert got and wait_state(url, 1, "client_disconnected", timeout=2)["state"] == "client_disconnected"
+    assert got
+    wait_state(url, 1, "client_disconnected", timeout=2)
 
 
 def test_forty_concurrent_requests(url):

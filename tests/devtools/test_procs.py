@@ -4,12 +4,10 @@ interpreter exits (a test run cut short mid-teardown leaves no process behind)."
 from __future__ import annotations
 
 import os
-import pathlib
 import subprocess
 import sys
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, wait_until
 
 SCRIPT = f"""
 import os, pathlib, sys
@@ -35,7 +33,5 @@ def test_a_process_not_stopped_is_killed_with_its_group_at_exit(tmp_path):
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "log")],
                             capture_output=True, text=True, timeout=60, check=True)
     pgid = int(result.stdout)
-    deadline = time.monotonic() + 10
-    while group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not group_alive(pgid), "the forgotten process group outlived its interpreter"
+    wait_until(lambda: not group_alive(pgid), 10,
+               "the forgotten process group to die with its interpreter")

@@ -7,7 +7,7 @@ import time
 import procs
 import pytest
 import redis
-import redis_server as redis_module  # devtools/, put on sys.path by conftest.py
+import redis_server as redis_module  # devtools/ (pytest pythonpath)
 from procs import free_port
 
 

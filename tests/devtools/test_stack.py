@@ -10,7 +10,7 @@ import socket
 
 import pytest
 import requests
-import stack  # devtools/, put on sys.path by conftest.py
+import stack  # devtools/ (pytest pythonpath)
 from auth_emulator import sign_in_with_google
 from procs import free_port, group_members, http_ok, listening
 

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 
-import stack  # devtools/, put on sys.path by conftest.py
+import stack  # devtools/ (pytest pythonpath)
 from procs import free_port, group_members, listening
 
 DEVTOOLS = pathlib.Path(stack.__file__).resolve().parent

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from dataclasses import dataclass
 
 import requests
+
+from tests.helpers import wait_until
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -70,13 +71,18 @@ class Chat:
 def generated(standin, calls: int | None = None) -> list[dict]:
     """What reached the stand-in's generate methods (countTokens left out), once `calls` of them
     have ended: the stand-in writes its final billed_tokens just after its answer."""
-    deadline = time.monotonic() + 10
-    while True:
-        records = [r for r in standin.requests() if r["method"] != "countTokens"]
-        ended = all(r["state"] != "in_progress" for r in records)
-        if calls is None or (len(records) >= calls and ended) or time.monotonic() > deadline:
-            return records
-        time.sleep(0.02)
+    def records() -> list[dict]:
+        return [r for r in standin.requests() if r["method"] != "countTokens"]
+
+    if calls is None:
+        return records()
+
+    def ended() -> list[dict] | None:
+        now = records()
+        done = len(now) >= calls and all(r["state"] != "in_progress" for r in now)
+        return now if done else None
+
+    return wait_until(ended, 10, f"{calls} generate call(s) to end", interval=0.02)
 
 
 def inline(part: dict) -> tuple[str, bytes] | None:

@@ -8,13 +8,12 @@ import pathlib
 import secrets
 
 import pytest
+from auth_emulator import sign_in_with_google, start_auth_emulator  # devtools/ (pytest pythonpath)
+from firestore_emulator import start_firestore_emulator
+from procs import free_port, start_standin
 
 from tests.integration.harness import (APP_ORIGIN, CANARIES, CANARY_API_KEY, CANARY_SECRET_KEY,
                                        PROJECT_ID, Canaries, Functions, Standin)
-
-from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402  (devtools/)
-from firestore_emulator import start_firestore_emulator  # noqa: E402
-from procs import free_port, start_standin  # noqa: E402
 
 _LOG_DIRS: list[pathlib.Path] = []
 

@@ -8,14 +8,10 @@ import base64
 import json
 import pathlib
 import secrets
-import sys
-
 import requests
+from procs import free_port, start_function  # devtools/ (pytest pythonpath)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "devtools"))
-
-from procs import free_port, start_function  # noqa: E402
 
 PROJECT_ID = "demo-jette"
 APP_ORIGIN = "https://app.example.test"

@@ -7,6 +7,7 @@ streams. Chat processes share memory:// (one process), redis-server or the Fires
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import secrets
 import threading
 import time
@@ -14,6 +15,8 @@ import time
 import pytest
 import redis
 import requests
+
+from tests.helpers import wait_until
 
 BIG = "100000000"
 
@@ -66,27 +69,36 @@ def chat_urls(functions, store: Store, **settings: str) -> list[str]:
 
 
 def billed(standin, calls: int) -> int:
-    """What Gemini billed, once every generate call it received has ended."""
-    deadline = time.monotonic() + 20
-    while True:
+    """What Gemini billed, once `calls` generate calls have reached it and all of them ended."""
+    def ended() -> list[dict] | None:
         records = [r for r in standin.requests() if r["method"] != "countTokens"]
-        if (len(records) >= calls and all(r["state"] != "in_progress" for r in records)
-                or time.monotonic() > deadline):
-            return sum(r.get("billed_tokens", 0) for r in records)
-        time.sleep(0.1)
+        done = len(records) >= calls and all(r["state"] != "in_progress" for r in records)
+        return records if done else None
+
+    records = wait_until(ended, 20, f"{calls} generate call(s) to end", interval=0.1)
+    return sum(r.get("billed_tokens", 0) for r in records)
 
 
-def settled_charge(store: Store, at_least: int) -> int | None:
-    """The global counter once settlements have landed (they follow the streams' ends)."""
-    deadline = time.monotonic() + 20
-    while (charged := store.charged()) is not None and charged < at_least:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    if charged is not None:
-        time.sleep(0.5)  # anything still landing would only add
-        charged = store.charged()
-    return charged
+def ended_requests(functions, urls: list[str]) -> int:
+    """How many requests the chat processes have ended: each writes its `request` log line
+    after its bill has settled (a stream's when the stream closes, the client gone or not)."""
+    count = 0
+    for url in urls:
+        for raw in functions.log_of(url).read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(raw)
+            except ValueError:  # a line still being written, or not ours
+                continue
+            count += isinstance(entry, dict) and entry.get("message") == "request"
+    return count
+
+
+def settled_charge(store: Store, functions, urls: list[str], requests_sent: int) -> int | None:
+    """The global counter once all `requests_sent` requests to `urls` have ended, so every
+    settlement has landed (None: memory:// cannot be read)."""
+    wait_until(lambda: ended_requests(functions, urls) >= requests_sent, 20,
+               f"{requests_sent} requests to end and settle", interval=0.1)
+    return store.charged()
 
 
 def assert_refused_for_the_budget(responses: list[requests.Response]) -> None:
@@ -128,6 +140,7 @@ def warm_up(urls: list[str], sign_in, standin) -> int:
 def test_sixty_users_racing_for_a_40_token_global_budget(functions, store, sign_in, standin):
     urls = chat_urls(functions, store, GLOBAL_DAILY_TOKEN_BUDGET="40", DAILY_TOKEN_BUDGET=BIG)
     warmed = warm_up(urls, sign_in, standin)
+    sent = ended_requests(functions, urls) + 60  # the warm-up's, and the 60 racing
     tokens = [sign_in() for _ in range(60)]
     barrier = threading.Barrier(60)
     message = "Hello there, how are you today?"
@@ -143,7 +156,7 @@ def test_sixty_users_racing_for_a_40_token_global_budget(functions, store, sign_
     assert_refused_for_the_budget([r for r in responses if r.status_code != 200])
     gemini = billed(standin, 1)
     assert 0 < gemini <= 40 - warmed + reservation(message, 2048)
-    charged = settled_charge(store, warmed + gemini)
+    charged = settled_charge(store, functions, urls, sent)
     assert charged is None or charged == warmed + gemini  # complete answers are charged exactly
 
 
@@ -166,7 +179,7 @@ def test_dropped_streams_cannot_get_past_a_40_token_budget(functions, store, sig
     assert set(statuses[1:]) <= {429, 503}
     gemini = billed(standin, 1)
     assert gemini >= 15_000  # the whole prompt was billed, though the client left at once
-    charged = settled_charge(store, gemini)
+    charged = settled_charge(store, functions, urls, len(statuses))
     assert charged is None or gemini <= charged <= gemini + 20  # exact: input + output so far
 
 
@@ -203,7 +216,7 @@ def test_many_clients_racing_and_dropping_never_undercharge(functions, store, si
     assert admitted >= 1 and set(statuses) <= {200, 429, 503}
     gemini = billed(standin, admitted)
     assert gemini <= budget + one_answer  # overspent by at most one answer's reservation
-    charged = settled_charge(store, gemini)
+    charged = settled_charge(store, functions, urls, clients)
     if charged is not None:
         assert charged >= gemini  # never less than Gemini billed
         assert charged <= budget + one_answer

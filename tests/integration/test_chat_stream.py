@@ -5,11 +5,11 @@ what is sent upstream, retries only before the first byte, disconnects stopping 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
 
+from tests.helpers import wait_until
 from tests.integration.harness import APP_ORIGIN
 
 SSE = {"Accept": "text/event-stream"}
@@ -157,9 +157,8 @@ def test_client_disconnect_stops_the_upstream_call(chat, standin):
     lines = response.iter_lines(decode_unicode=True)
     assert next(lines) == "event: delta"
     response.close()  # the browser pressed Stop
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and standin.requests()[0]["state"] == "in_progress":
-        time.sleep(0.1)
+    wait_until(lambda: standin.requests()[0]["state"] != "in_progress", 5,
+               "the stand-in's call to end")
     record = standin.requests()[0]
     assert record["state"] == "client_disconnected"
     assert record["chunks_sent"] < 40

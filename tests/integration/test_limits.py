@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from tests.helpers import wait_until
 from tests.integration.harness import CANARIES, claims_of
 
 # One user, many simultaneous requests: only the rate limit may refuse here.
@@ -119,10 +120,8 @@ def test_concurrent_stream_cap_and_slot_release(functions, sign_in, standin):
     third = chat_json(url, token)
     assert third.status_code == 429 and third.json()["error"]["code"] == "rate_limited"
     open_streams[0].close()  # Stop pressed: the slot is freed once the server notices
-    deadline = time.monotonic() + 5
-    while (status := chat_json(url, token).status_code) == 429 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert status == 200
+    wait_until(lambda: chat_json(url, token).status_code == 200, 5,
+               "the freed slot to admit a new answer", interval=0.2)
     open_streams[1].close()
 
 

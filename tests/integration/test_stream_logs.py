@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 
 import pytest
 import requests
+
+from tests.helpers import wait_until
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -27,8 +28,7 @@ def chat(functions, sign_in):
 
     def request_line(trace: str, timeout: float = 10) -> dict:
         """The request line of the request traced `trace`, once the function has written it."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def written() -> dict | None:
             for raw in functions.log_of(url).read_text(errors="replace").splitlines():
                 try:
                     entry = json.loads(raw)
@@ -37,8 +37,9 @@ def chat(functions, sign_in):
                 if (entry.get("message") == "request"
                         and entry.get("logging.googleapis.com/trace", "").endswith(trace)):
                     return entry
-            assert time.monotonic() < deadline, f"no request line for {trace}"
-            time.sleep(0.05)
+            return None
+
+        return wait_until(written, timeout, f"the request line of {trace}")
 
     post.request_line = request_line
     return post

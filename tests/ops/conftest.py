@@ -22,13 +22,9 @@ import threading
 from unittest import mock
 
 import pytest
+from fake_secret_manager import serve  # devtools/ (pytest pythonpath)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-DEVTOOLS = str(ROOT / "devtools")
-if DEVTOOLS not in sys.path:
-    sys.path.insert(0, DEVTOOLS)
-
-from fake_secret_manager import serve  # noqa: E402  (devtools/, put on sys.path above)
 
 PROJECT = "jette-prod"
 REGION = "us-central1"

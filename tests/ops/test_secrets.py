@@ -8,9 +8,10 @@ import select
 import shlex
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tests.helpers import wait_until
 
 from .conftest import CANARY, PROJECT, ROOT, SA, assert_no_values
 
@@ -20,6 +21,20 @@ def deploy_recorder(tmp_path, fail_on: str | None = None) -> tuple[str, object]:
     log = tmp_path / "deploys.txt"
     script = f'echo "$@" >> {shlex.quote(str(log))}; [ "$1" != "{fail_on}" ]'
     return shlex.join(["sh", "-c", script, "deploy"]), log
+
+
+def read_some(terminal: int, screen: bytearray) -> bool:
+    """Add what the child wrote to its terminal to `screen` (waiting up to 0.1 s for it); False
+    once the child has closed the terminal."""
+    ready, _, _ = select.select([terminal], [], [], 0.1)
+    if not ready:
+        return True
+    try:
+        chunk = os.read(terminal, 4096)
+    except OSError:  # Linux: EIO once the child closed the terminal
+        return False
+    screen += chunk
+    return bool(chunk)
 
 
 def test_create_adds_first_versions_and_prints_no_value(run_secrets_cli, fake):
@@ -69,25 +84,16 @@ def test_prompt_hides_the_key_on_a_terminal(fake):
         os.chdir(ROOT)
         os.execve(sys.executable, [sys.executable, "scripts/manage_secrets.py", "create", "--project",
                                    PROJECT], env)
-    screen = b""
-    deadline = time.monotonic() + 30
-    sent = False
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([terminal], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(terminal, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            screen += chunk
-        if not sent and b"input hidden" in screen:
-            os.write(terminal, CANARY.encode() + b"\n")
-            sent = True
+    screen = bytearray()
+    wait_until(lambda: b"input hidden" in screen or not read_some(terminal, screen), timeout=30,
+               what="the hidden-input prompt", interval=0)
+    assert b"input hidden" in screen, bytes(screen)
+    os.write(terminal, CANARY.encode() + b"\n")
+    wait_until(lambda: not read_some(terminal, screen), timeout=30,
+               what="the command to end", interval=0)
     _, status = os.waitpid(pid, 0)
     os.close(terminal)
-    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert os.waitstatus_to_exitcode(status) == 0, bytes(screen)
     assert CANARY.encode() not in screen
     assert fake.fake.stored_values()[0] == CANARY.encode()
 
@@ -186,8 +192,8 @@ def test_no_command_takes_a_value_on_the_command_line(run_secrets):
 
 
 def test_the_script_never_shadows_the_standard_library_secrets():
-    """`python scripts/any.py` (and tests/unit) put scripts/ first on sys.path: every later
-    `import secrets` (core's config, google-auth) must still get the standard library's."""
+    """`python scripts/any.py` (and pytest's `pythonpath`) put scripts/ first on sys.path: every
+    later `import secrets` (core's config, google-auth) must still get the standard library's."""
     probe = ("import sys; sys.path.insert(0, 'scripts'); import secrets; "
              "print(secrets.__file__, len(secrets.token_urlsafe(48)))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,

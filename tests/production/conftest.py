@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# The tests stage functions (scripts/) and know every variable their config reads (functions/).
-for _path in (ROOT / "scripts", ROOT / "functions"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 
 @pytest.fixture(scope="session")

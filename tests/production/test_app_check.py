@@ -15,7 +15,6 @@ import io
 import json
 import re
 import secrets
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -24,18 +23,15 @@ from pathlib import Path
 
 import pytest
 from core.config import ENV_VARIABLES
+import gemini_standin  # devtools/ (pytest pythonpath), flat like the tools import each other
 from cryptography.hazmat.primitives.asymmetric import rsa
 from firebase_admin import _token_gen, app_check
 from jwt.algorithms import RSAAlgorithm
 from stage_function import stage
 
-from .inprocess import import_staged
-from .id_tokens import CertEndpoint, encode_jwt, hs256, id_token, new_signing_key, rs256
+from tests.id_tokens import CertEndpoint, encode_jwt, hs256, id_token, new_signing_key, rs256
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / "devtools") not in sys.path:
-    sys.path.insert(0, str(ROOT / "devtools"))
-import gemini_standin  # noqa: E402  (devtools/, flat like the tools import each other)
+from .inprocess import import_staged
 
 APP_VARS = ENV_VARIABLES | {"ENTRY_POINT", "LOG_EXECUTION_ID", "GOOGLE_APPLICATION_CREDENTIALS"}
 PROJECT_NUMBER = "123456789012"

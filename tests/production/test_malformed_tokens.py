@@ -12,8 +12,9 @@ import json
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.id_tokens import SigningKey, b64url, firebase_claims, rs256
+
 from . import test_tokens
-from .id_tokens import SigningKey, b64url, firebase_claims, rs256
 from .test_tokens import assert_error
 
 # The real staged function and its signing key: test_tokens.py's fixtures, found here by pytest.

@@ -22,10 +22,11 @@ from core.config import ENV_VARIABLES
 from firebase_admin import _token_gen
 from stage_function import stage
 
+from tests.id_tokens import (CERT_URL, EMAIL, NAME, PICTURE, PROJECT, UID, CertEndpoint, SigningKey,
+                             b64url, emulator_token, encode_jwt, firebase_claims, hs256, id_token,
+                             new_signing_key, rs256)
+
 from .inprocess import import_staged
-from .id_tokens import (CERT_URL, EMAIL, NAME, PICTURE, PROJECT, UID, CertEndpoint, SigningKey,
-                        b64url, emulator_token, encode_jwt, firebase_claims, hs256, id_token,
-                        new_signing_key, rs256)
 
 
 SUBJECT = re.compile(r"^(ip|uid):[0-9a-f]{24}$")

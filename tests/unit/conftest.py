@@ -1,19 +1,15 @@
-"""Unit tests import the function code as it is staged: `core` as a package, chat's modules flat."""
+"""Unit tests import the function code as it is staged: `core` as a package, chat's modules flat
+(pyproject.toml's pytest `pythonpath`). Shared by tests/unit/core and tests/unit/chat."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-import pathlib
 import sys
 
 import pytest
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-for path in (ROOT / "functions" / "chat", ROOT / "functions", ROOT / "scripts"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from core.config import ENV_VARIABLES as CONFIG_VARS  # cleared before a staged function loads
 
 
 @pytest.fixture
@@ -25,11 +21,6 @@ def restore_logging():
     root.handlers[:], jette.handlers[:] = saved[0], saved[2]
     root.setLevel(saved[1])
     jette.setLevel(saved[3])
-
-
-# Everything config reads: cleared before a staged function is imported, so the host's
-# environment cannot leak into a test.
-from core.config import ENV_VARIABLES as CONFIG_VARS  # noqa: E402
 
 
 @pytest.fixture(scope="module")

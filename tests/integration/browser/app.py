@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import pathlib
 import secrets
-import time
 
 from tests.integration.harness import CANARIES, ROOT
 
@@ -28,18 +27,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 MODEL = '[data-testid="message"][data-role="model"]'
 USER = '[data-testid="message"][data-role="user"]'
-
-
-def poll(predicate, timeout: float = 5.0, interval: float = 0.05, message: str = "condition"):
-    """Call `predicate()` until it returns a truthy value (returned), or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{message}: not reached within {timeout}s (last: {value!r})")
-        time.sleep(interval)
 
 
 class Tab:
@@ -211,6 +198,13 @@ class Tab:
         return path
 
     # ------------------------------------------------------------------ checks
+
+    def synced(self) -> "Tab":
+        """This tab after one round trip to the page, in which Playwright takes in what the
+        browser has reported (new tabs, requests, CSP reports): for `wait_until` conditions on
+        them, which a sleep alone would never update."""
+        self.page.evaluate("() => 0")
+        return self
 
     def assert_clean(self) -> None:
         """No console error, uncaught exception or CSP violation so far, and no request that

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from procs import free_port, start_web  # devtools/ (pytest pythonpath)
 
 from tests.integration.browser.app import Tab
 from tests.integration.browser.conftest import DESKTOP
-
-from procs import free_port, start_web  # noqa: E402  (devtools/, on sys.path via harness)
 
 
 @pytest.fixture(scope="module")

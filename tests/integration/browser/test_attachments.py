@@ -12,7 +12,7 @@ import secrets
 import struct
 import zlib
 
-from tests.integration.browser.app import poll
+from tests.helpers import wait_until
 from tests.integration.browser.test_composer import PHONE, assert_fits_the_phone
 from tests.integration.harness import CANARIES
 
@@ -125,10 +125,10 @@ def test_a_chip_removed_before_sending_is_not_sent(page, standin):
     image = png(4, 4)
     paste(page, (removed, "", b"# Notes\n"), (kept, "image/png", image))  # .md: typed by its name
     chips = page.testid("attachment-chip")
-    poll(lambda: chips.count() == 2, message="two chips")
+    wait_until(lambda: chips.count() == 2, what="two chips")
 
     page.page.get_by_role("button", name=f"Remove {removed}").click()
-    poll(lambda: chips.count() == 1, message="one chip left")
+    wait_until(lambda: chips.count() == 1, what="one chip left")
     assert kept in chips.inner_text()
     page.testid("composer-input").fill("What is in this picture?")
     page.testid("composer-input").press("Enter")
@@ -145,7 +145,7 @@ def test_chips_with_long_names_fit_a_phone(new_tab, standin):
     long_image = secret_name("a-screenshot-with-a-very-long-name-" + "x" * 60, "png")
     long_notes = secret_name("meeting-notes-" + "y" * 80, "md")
     paste(tab, (long_image, "image/png", png(1200, 40)), (long_notes, "text/markdown", b"# Notes\n"))
-    poll(lambda: tab.testid("attachment-chip").count() == 2, message="two chips")
+    wait_until(lambda: tab.testid("attachment-chip").count() == 2, what="two chips")
     assert_fits_the_phone(tab, "with two chips")
     tab.testid("composer-input").press("Enter")
     tab.wait_answer(1)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.browser.app import poll
+from tests.helpers import wait_until
 
 STREAMED = [f"Part {i} of a streamed answer" + ("." if i == 9 else ",") + " " for i in range(10)]
 STREAMED_TEXT = "".join(STREAMED).strip()
@@ -55,7 +55,7 @@ def test_answer_renders_progressively(page, standin, web):
         "Tell me something, slowly"
 
     samples = []
-    poll(lambda: upstream_state(standin), message="the request reaching the stand-in")
+    wait_until(lambda: upstream_state(standin), what="the request reaching the stand-in")
     while upstream_state(standin) == "in_progress":
         samples.append(page.text_of(page.last_model()))
         time.sleep(0.1)
@@ -87,15 +87,15 @@ def test_stop_mid_stream(page, standin, how):
     stop.wait_for(state="visible")
     assert page.testid("send").is_hidden()
     # Some text on screen, then stop.
-    poll(lambda: page.text_of(page.last_model()).count("word") >= 2, message="partial text")
+    wait_until(lambda: page.text_of(page.last_model()).count("word") >= 2, what="partial text")
     if how == "stop-button":
         stop.click()
     else:
         page.page.keyboard.press("Escape")
 
     # The browser's abort reaches "Google": the chat function closed its upstream call.
-    poll(lambda: upstream_state(standin) == "client_disconnected", timeout=5,
-         message="stand-in sees the client disconnect")
+    wait_until(lambda: upstream_state(standin) == "client_disconnected", timeout=5,
+               what="stand-in sees the client disconnect")
     record = answers(standin)[-1]
     assert record["chunks_sent"] < len(chunks)
 
@@ -123,7 +123,7 @@ def test_regenerate_replaces_the_last_answer(page, standin):
                    {"action": "reply", "text": "A **better** second answer."})
     assert page.ask("Give me a fun fact") == "The first answer."
     page.testid("regenerate").click()
-    poll(lambda: len(standin.requests()) == 2, message="a second upstream call")
+    wait_until(lambda: len(standin.requests()) == 2, what="a second upstream call")
     assert page.wait_answer(1) == "A better second answer."
 
     first, second = standin.requests()

@@ -5,11 +5,11 @@ then continues from it — the later turns are gone and the edited question gets
 from __future__ import annotations
 
 import pytest
+from procs import free_port, start_web  # devtools/ (pytest pythonpath)
 
-from tests.integration.browser.app import Tab, poll
+from tests.helpers import wait_until
+from tests.integration.browser.app import Tab
 from tests.integration.browser.conftest import DESKTOP
-
-from procs import free_port, start_web  # noqa: E402  (devtools/, on sys.path via harness)
 
 QUESTIONS = ["First question", "Second question", "Third question"]
 
@@ -50,7 +50,8 @@ def test_edit_the_first_of_three_turns(browser, roomy_web, standin):
         edit.fill("First question, edited")
         before = len(standin.requests())
         tab.testid("edit-save").click()
-        poll(lambda: len(standin.requests()) == before + 1, message="the edited question sent")
+        wait_until(lambda: len(standin.requests()) == before + 1,
+                   what="the edited question sent")
         tab.wait_answer(1)
         assert texts(tab, tab.users) == ["First question, edited"]
         assert texts(tab, tab.models) == ["Echo: First question, edited"]

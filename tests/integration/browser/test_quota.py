@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from tests.integration.browser.app import poll
+from tests.helpers import wait_until
 from tests.integration.browser.conftest import RATE_LIMITS
 
 CHARGED = 12_345  # what "Gemini" bills for the one answer: visible in the line (200k -> 187k)
@@ -61,13 +61,13 @@ def test_a_stopped_answer_updates_the_quota_line(new_tab, standin):
     standin.script({"action": "reply", "chunks": [f"word{i} " for i in range(30)],
                     "chunk_delay": 0.3})
     tab.type_and_enter("A long answer, please")
-    poll(lambda: tab.text_of(tab.last_model()).count("word") >= 2, message="partial text")
+    wait_until(lambda: tab.text_of(tab.last_model()).count("word") >= 2, what="partial text")
     tab.testid("stop").click()
     tab.wait_answer(1, state="stopped")
 
     # No `done` came; the line still counts the request and what the partial answer cost.
-    poll(lambda: quota_line(tab)[0] == f"{limit - 1} requests left this minute · 199k of 200k "
-         "tokens left today", timeout=8, message="the quota line after Stop")
+    wait_until(lambda: quota_line(tab)[0] == f"{limit - 1} requests left this minute · 199k of "
+               "200k tokens left today", timeout=8, what="the quota line after Stop")
     left = tokens_left(tab)
     assert 199_000 < left < 200_000, left
     # What the server settled: the same numbers as a fresh sign-in elsewhere.

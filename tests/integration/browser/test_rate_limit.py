@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.browser.app import poll
+from tests.helpers import wait_until
 from tests.integration.browser.conftest import RATE_LIMITS
 
 COUNTDOWN = re.compile(r"You can send again in (\d+):([0-5]\d)")
@@ -43,8 +43,8 @@ def test_rate_limited_banner_counts_down(page, standin):
     # Retry-After: the rest of a one-minute window that opened at this user's first message.
     assert 30 < first <= 60, first
     # It ticks down in the page (no new request), and sending stays blocked meanwhile.
-    later = poll(lambda: (s := countdown_seconds(page)) < first and s, timeout=4,
-                 message="the countdown decreasing")
+    later = wait_until(lambda: (s := countdown_seconds(page)) < first and s, timeout=4,
+                       what="the countdown decreasing")
     assert 0 < later < first
     assert page.testid("send").is_disabled()
     page.testid("composer-input").fill("Now?")

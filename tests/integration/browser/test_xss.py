@@ -1,6 +1,7 @@
 """A hostile answer from the model, rendered by the real page under the real CSP: nothing in it
-runs, loads or navigates. Images must not even be fetched (a 'leak' server records any hit).
-"""
+runs, loads or navigates. Images must not even be fetched (a 'leak' server records any hit);
+the one request it may see is the marker link's, clicked last to show that the clicks before
+it have had every effect they could have."""
 
 from __future__ import annotations
 
@@ -8,17 +9,24 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from procs import free_port  # devtools/ (pytest pythonpath)
 
-from tests.integration.browser.app import poll
+from tests.helpers import wait_until
 
-from procs import free_port  # noqa: E402  (devtools/)
+MARKER = "/marker"  # the leak server's one page: the safe link clicked after the hostile ones
 
 
 class _Recorder(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.server.hits.append(self.path)
-        self.send_response(204)
+        page = (b'<!doctype html><link rel="icon" href="data:,"><title>marker</title>'
+                if self.path == MARKER else b"")
+        self.send_response(200 if page else 204)
+        if page:
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
         self.end_headers()
+        self.wfile.write(page)
 
     def log_message(self, *args):
         pass
@@ -47,6 +55,7 @@ def hostile_answer(leak: str) -> str:
         "[ok](https://example.com)",
         "[mixed](JaVaScRiPt:window.__pwned=4) and [data](data:text/html,<b>x</b>)",
         f'<svg onload="window.__pwned=5"></svg> <iframe src="http://{leak}/frame"></iframe>',
+        f"[marker](http://{leak}{MARKER})",
         "The end.",
     ])
 
@@ -89,13 +98,19 @@ def test_hostile_markdown_is_inert(page, standin, leak_server):
     pages_before = len(page.context.pages)
     body.locator("a", has_text="click").click()
     body.locator("a", has_text="mixed").click()
-    page.page.wait_for_timeout(300)
-    assert page.page.evaluate("() => window.__pwned") is None
-    assert len(page.context.pages) == pages_before
-    assert page.page.url.rstrip("/") == page.origin
+    # Then the safe link: its tab, its request and its page come after anything the clicks above
+    # set off (a script, a navigation, a tab, a CSP report), so once it is there, look.
+    body.locator("a", has_text="marker").click()
 
-    assert [url for url in page.requests if leak in url] == []
-    assert leak_server.hits == []
+    [marker] = wait_until(lambda: [tab for tab in page.synced().context.pages
+                                   if tab.url.endswith(MARKER)], what="the marker link's tab")
+    assert page.page.evaluate("() => window.__pwned") is None
+    assert len(page.context.pages) == pages_before + 1  # the marker's tab, no other
+    assert page.page.url.rstrip("/") == page.origin
+    marker.close()
+
+    assert [url for url in page.requests if leak in url] == [f"http://{leak}{MARKER}"]
+    assert leak_server.hits == [MARKER]
     page.assert_clean()  # not even a blocked attempt reached the CSP
 
 
@@ -113,5 +128,5 @@ def test_csp_is_enforced_and_violations_are_seen(new_tab):
         document.head.append(s);
     }""")
     assert tab.page.evaluate("() => window.__inline") is None
-    [violation] = poll(lambda: tab.csp_violations, message="the violation report")
+    [violation] = wait_until(lambda: tab.synced().csp_violations, what="the violation report")
     assert violation["directive"].startswith("script-src"), violation

@@ -12,8 +12,8 @@ import pytest
 from core import log
 from core.errors import ApiError
 from core.quota import Quota
+from tests.helpers import GeminiStream, opened
 from turn import Said
-from upstream import Chunk
 
 ORIGIN = "https://app.example"
 SSE = {"Accept": "text/event-stream", "Origin": ORIGIN}
@@ -27,30 +27,6 @@ def chat(staged_client):
                            FIREBASE_PROJECT_ID="demo-test", GEMINI_API_KEY="x",
                            REQUIRE_AUTH="false", MAX_REQUEST_BYTES="1024")
     return client, sys.modules["main"]
-
-
-class Stream:
-    """Gemini's rest-iterator: records each chunk in the request's meter, as upstream does."""
-
-    def __init__(self, meter, *items):
-        self._meter, self._items = meter, list(items)
-        self.closed = False
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if not self._items:
-            raise StopIteration
-        return opened(self._meter, *self._items.pop(0))
-
-    def close(self):
-        self.closed = True
-
-
-def opened(meter, text: str, finish: str | None = None, usage: dict | None = None) -> Chunk:
-    meter.record(usage, text, final=finish is not None)
-    return Chunk(text, finish)
 
 
 @pytest.fixture
@@ -70,7 +46,7 @@ def stub_gemini(main, monkeypatch, first=("Hel",), rest=(("lo", "STOP", USAGE),)
 
     def open_stream(turn, meter):
         calls.append(("stream", turn, log.subject()))
-        stream = Stream(meter, *rest)
+        stream = GeminiStream(meter, *rest)
         calls.append(("rest", stream))
         return opened(meter, *first), stream
 

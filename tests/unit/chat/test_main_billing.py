@@ -15,7 +15,7 @@ from core.config import load_config
 from core.errors import ApiError
 from turn import Turn
 
-from .test_chat_main import COUNTED, ORIGIN, SSE, answers, assert_json_error, post, stub_gemini
+from .test_main import COUNTED, ORIGIN, SSE, answers, assert_json_error, post, stub_gemini
 
 SYSTEM = "Be brief."
 ENV = {"APP_ENV": "development", "ALLOWED_ORIGINS": ORIGIN, "FIREBASE_PROJECT_ID": "demo-test",

@@ -13,8 +13,8 @@ from core.config import load_config
 from core.errors import ApiError
 from sse import ChatEvents as chat_events
 from sse import event
+from tests.helpers import GeminiStream, opened
 from turn import Turn
-from upstream import Chunk
 
 CONFIG = load_config("chat", {"APP_ENV": "development", "MAX_OUTPUT_TOKENS": "100"})
 TURN = Turn(message="hi", history=())
@@ -35,38 +35,6 @@ class Count:
         if contents[0]["role"] == "model":
             return len(contents[0]["parts"][0]["text"])
         return INPUT_TOKENS
-
-
-class FakeStream:
-    """Gemini's rest-iterator: each chunk is recorded in the meter as upstream.read_chunk does
-    (text, finish reason, usage), or an error is raised; records close()."""
-
-    def __init__(self, meter: Meter, *items):
-        self._meter = meter
-        self._items = list(items)
-        self.closed = False
-        self.pulled = 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if not self._items:
-            raise StopIteration
-        self.pulled += 1
-        item = self._items.pop(0)
-        if isinstance(item, BaseException):
-            raise item
-        return opened(self._meter, *item)
-
-    def close(self):
-        self.closed = True
-
-
-def opened(meter: Meter, text: str, finish: str | None = None, usage: dict | None = None) -> Chunk:
-    """A chunk Gemini sent, recorded in `meter` like upstream does."""
-    meter.record(usage, text, final=finish is not None)
-    return Chunk(text, finish)
 
 
 class Bill:
@@ -130,7 +98,7 @@ def done(finish_reason: str, usage: dict, charged: int) -> tuple[str, dict]:
 
 def test_deltas_then_done():
     meter = Meter()
-    rest = FakeStream(meter, ("lo",), ("",), ("!", "STOP", USAGE))
+    rest = GeminiStream(meter, ("lo",), ("",), ("!", "STOP", USAGE))
     bill = Bill(meter)
     events = serve(chat_events(opened(meter, "Hel"), rest, bill))
     assert events == [
@@ -146,7 +114,7 @@ def test_deltas_then_done():
 def test_done_is_sent_settled():
     meter = Meter()
     bill = Bill(meter)
-    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("", "STOP", USAGE)), bill)
+    events = chat_events(opened(meter, "Hi"), GeminiStream(meter, ("", "STOP", USAGE)), bill)
     assert parse([next(events)]) == [("delta", {"text": "Hi"})]
     assert bill.charges == []
     assert parse([next(events)]) == [done("STOP", {"inputTokens": 3, "outputTokens": 5}, 8)]
@@ -156,7 +124,7 @@ def test_done_is_sent_settled():
 def test_done_defaults_to_stop_and_zero_usage():
     meter = Meter()
     bill = Bill(meter)
-    events = serve(chat_events(opened(meter, "Hi"), FakeStream(meter), bill))
+    events = serve(chat_events(opened(meter, "Hi"), GeminiStream(meter), bill))
     # No usageMetadata at all: the input and the 2 characters sent are counted.
     assert events[-1] == done("STOP", ZERO, charged=INPUT_TOKENS + 2)
     assert set(bill.charges) == {INPUT_TOKENS + 2}
@@ -166,14 +134,14 @@ def test_first_chunk_usage_and_finish_are_kept():
     meter = Meter()
     bill = Bill(meter)
     first = opened(meter, "Hi", "MAX_TOKENS", USAGE)
-    events = serve(chat_events(first, FakeStream(meter), bill))
+    events = serve(chat_events(first, GeminiStream(meter), bill))
     assert events[-1] == done("MAX_TOKENS", {"inputTokens": 3, "outputTokens": 5}, charged=8)
     assert set(bill.charges) == {8}
 
 
 def test_text_cut_short_by_safety_is_done_with_safety():
     meter = Meter()
-    rest = FakeStream(meter, ("", "SAFETY"))
+    rest = GeminiStream(meter, ("", "SAFETY"))
     events = serve(chat_events(opened(meter, "Part"), rest, Bill(meter)))
     assert events == [("delta", {"text": "Part"}),
                       done("SAFETY", ZERO, charged=INPUT_TOKENS + 4)]
@@ -182,7 +150,7 @@ def test_text_cut_short_by_safety_is_done_with_safety():
 def test_safety_before_any_text_is_an_error_event():
     meter = Meter()
     bill = Bill(meter)
-    rest = FakeStream(meter, ("", "SAFETY", {"inputTokens": 3, "totalTokens": 3}))
+    rest = GeminiStream(meter, ("", "SAFETY", {"inputTokens": 3, "totalTokens": 3}))
     events = serve(chat_events(opened(meter, ""), rest, bill))
     assert [name for name, _ in events] == ["error"]
     assert events[0][1]["error"]["code"] == "blocked"
@@ -193,7 +161,7 @@ def test_other_filters_before_any_text_are_blocked_too():
     # upstream.read_chunk treats every finish reason of its FILTERED set as "blocked" when no
     # text came (JSON mode answers 422); the stream must agree, not end with `done`.
     meter = Meter()
-    rest = FakeStream(meter, ("", "PROHIBITED_CONTENT"))
+    rest = GeminiStream(meter, ("", "PROHIBITED_CONTENT"))
     events = serve(chat_events(opened(meter, ""), rest, Bill(meter)))
     assert [name for name, _ in events] == ["error"]
     assert events[0][1]["error"]["code"] == "blocked"
@@ -202,7 +170,7 @@ def test_other_filters_before_any_text_are_blocked_too():
 def test_failure_midway_is_an_error_event_and_the_stream_ends():
     meter = Meter()
     bill = Bill(meter)
-    rest = FakeStream(meter, ("more",), ApiError("timeout"), ("never",))
+    rest = GeminiStream(meter, ("more",), ApiError("timeout"), ("never",))
     first = opened(meter, "Hi", None, {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4})
     events = serve(chat_events(first, rest, bill))
     assert [name for name, _ in events] == ["delta", "delta", "error"]
@@ -214,7 +182,7 @@ def test_failure_midway_is_an_error_event_and_the_stream_ends():
 
 def test_closing_early_closes_the_upstream_stream_then_settles():
     meter = Meter()
-    rest = FakeStream(meter, ("b",), ("c",), ("d", "STOP"))
+    rest = GeminiStream(meter, ("b",), ("c",), ("d", "STOP"))
     seen_closed = []
     bill = Bill(meter, on_settle=lambda: seen_closed.append(rest.closed))
     events = chat_events(opened(meter, "a"), rest, bill)
@@ -234,7 +202,7 @@ def test_closing_early_keeps_usage_gemini_already_reported():
     meter = Meter()
     bill = Bill(meter)
     thinking = {"inputTokens": 30, "outputTokens": 2, "totalTokens": 40}
-    rest = FakeStream(meter, ("bc", None, thinking), ("d", "STOP"))
+    rest = GeminiStream(meter, ("bc", None, thinking), ("d", "STOP"))
     events = chat_events(opened(meter, "a"), rest, bill)
     next(events), next(events)
     events.close()
@@ -244,7 +212,7 @@ def test_closing_early_keeps_usage_gemini_already_reported():
 def test_a_failing_close_of_the_upstream_still_settles():
     meter = Meter()
     bill = Bill(meter)
-    rest = FakeStream(meter)
+    rest = GeminiStream(meter)
     rest.close = lambda: (_ for _ in ()).throw(RuntimeError("socket"))  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         chat_events(opened(meter, "a", "STOP", USAGE), rest, bill).close()
@@ -255,7 +223,7 @@ def test_a_failing_close_of_the_upstream_still_settles():
 
 def test_final_status_is_200_after_done():
     meter = Meter()
-    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("", "STOP", USAGE)), Bill(meter))
+    events = chat_events(opened(meter, "Hi"), GeminiStream(meter, ("", "STOP", USAGE)), Bill(meter))
     assert events.final_status is None  # not ended yet
     serve(events)
     assert events.final_status == 200
@@ -263,14 +231,14 @@ def test_final_status_is_200_after_done():
 
 def test_final_status_is_the_error_s_after_an_error_event():
     meter = Meter()
-    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ApiError("timeout")), Bill(meter))
+    events = chat_events(opened(meter, "Hi"), GeminiStream(meter, ApiError("timeout")), Bill(meter))
     assert serve(events)[-1][0] == "error"
     assert events.final_status == 504
 
 
 def test_final_status_stays_unset_when_the_client_leaves():
     meter = Meter()
-    events = chat_events(opened(meter, "Hi"), FakeStream(meter, ("more",)), Bill(meter))
+    events = chat_events(opened(meter, "Hi"), GeminiStream(meter, ("more",)), Bill(meter))
     next(events)
     events.close()
     assert events.final_status is None

@@ -11,8 +11,9 @@ from core.config import load_config
 from core.errors import ApiError
 from core.quota import Quota
 from sse import ChatEvents as chat_events
+from tests.helpers import GeminiStream, opened
 
-from .test_sse import CONFIG, INPUT_TOKENS, TURN, USAGE, Count, FakeStream, opened, serve
+from .test_sse import CONFIG, INPUT_TOKENS, TURN, USAGE, Count, serve
 
 BUDGET = 1000
 RESERVE = 300
@@ -37,8 +38,8 @@ class Answer:
     def settle(self) -> dict:
         return self.bill.settle()
 
-    def events(self, first: tuple, *rest) -> tuple[chat_events, FakeStream]:
-        stream = FakeStream(self.meter, *rest)
+    def events(self, first: tuple, *rest) -> tuple[chat_events, GeminiStream]:
+        stream = GeminiStream(self.meter, *rest)
         return chat_events(opened(self.meter, *first), stream, self.bill.hand_over()), stream
 
 

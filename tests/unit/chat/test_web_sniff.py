@@ -13,7 +13,7 @@ import subprocess
 
 from attachments import sniff
 
-from tests.unit.conftest import ROOT
+from tests.helpers import ROOT
 from tests.media_files import avif, ftyp, heic, heif, jpeg, pdf, png, webp
 
 SCRIPT = """

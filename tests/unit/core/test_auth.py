@@ -1,22 +1,29 @@
-"""core.auth and the request's log context: a refusal before sign-in names the caller by its
-address pseudonym, a verified user by its uid pseudonym from then on; core.auth does not need
-core.http for it. Only firebase-admin's token check is replaced (Google's side)."""
+"""core.auth: verify_bearer and authenticate with the real firebase-admin on real RS256 ID tokens
+(signed by a key made at test time; only the download of Google's certificate list is replaced),
+and the request's log context: a refusal before sign-in names the caller by its address
+pseudonym, a verified user by its uid pseudonym from then on; core.auth does not need core.http
+for it. The log-context tests replace firebase-admin's token check (Google's side) instead."""
 
 from __future__ import annotations
 
+import json
+import secrets
 import subprocess
 import sys
 import time
 
 import flask
 import pytest
+from firebase_admin import _token_gen
 
 import core.auth as auth_module
 from core import log
-from core.auth import authenticate
+from core.auth import authenticate, verify_bearer
 from core.config import load_config
 from core.errors import ApiError
-from core.identity import pseudonym
+from core.identity import anonymous, pseudonym
+from tests.id_tokens import (CERT_URL, EMAIL, NAME, PICTURE, PROJECT, UID, CertEndpoint, b64url,
+                             emulator_token, id_token, new_signing_key)
 
 CONFIG = load_config("chat", {"APP_ENV": "development", "FIREBASE_PROJECT_ID": "demo-test"})
 ADDRESS = "ip:000000000000000000000000"  # what core.http bound for the request
@@ -32,7 +39,8 @@ def claims(uid: str = "u-1", provider: str = "google.com") -> dict:
 def request_context():
     """A request whose log context core.http bound: its address pseudonym so far."""
     def make(headers: dict):
-        context = flask.Flask("probe").test_request_context("/", headers=headers)
+        context = flask.Flask("probe").test_request_context(
+            "/", headers=headers, environ_base={"REMOTE_ADDR": "203.0.113.9"})
         context.push()
         token = log.bind_request(headers, None, ADDRESS)
         made.append((context, token))
@@ -40,7 +48,7 @@ def request_context():
 
     made: list = []
     yield make
-    for context, token in made:
+    for context, token in reversed(made):
         log.reset_request(token)
         context.pop()
 
@@ -85,3 +93,140 @@ def test_core_auth_does_not_import_core_http():
                             cwd=auth_module.__file__.rsplit("/core/", 1)[0], timeout=60,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+# --- verify_bearer and authenticate on real ID tokens ------------------------------------------
+
+SIGNED = load_config("auth", {"APP_ENV": "development", "FIREBASE_PROJECT_ID": PROJECT})
+KEY = new_signing_key("kid-" + secrets.token_hex(10))
+OTHER_KEY = new_signing_key(KEY.kid)  # another key under the same kid: a forgery
+
+
+@pytest.fixture
+def google(monkeypatch, tmp_path) -> CertEndpoint:
+    """Google as firebase-admin sees it: the certificate list (only its HTTP GET is replaced),
+    and the Application Default Credentials every Cloud Function has (never used to verify)."""
+    endpoint = CertEndpoint(KEY)
+    monkeypatch.setattr(_token_gen.CertificateFetchRequest, "__call__",
+                        lambda self, url, **kw: endpoint(url, **kw))
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
+    adc = tmp_path / "application_default_credentials.json"
+    adc.write_text(json.dumps({"type": "authorized_user", "client_id": "c", "client_secret": "s",
+                               "refresh_token": "r"}))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    return endpoint
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_google_id_token_is_the_verified_identity(google, request_context, captured):
+    token = id_token(KEY)
+    identity = verify_bearer(request_context(bearer(token)), SIGNED)
+    assert (identity.uid, identity.email, identity.email_verified, identity.name,
+            identity.picture, identity.provider) == (UID, EMAIL, True, NAME, PICTURE, "google.com")
+    assert identity.subject == pseudonym(SIGNED.secret_key, "uid", UID) == log.subject()
+    assert google.requested == [("GET", CERT_URL)]
+    assert captured() == []  # verifying logs nothing; authenticate logs the outcome
+    assert authenticate(request_context(bearer(token)), SIGNED) == identity
+    assert [line["event"] for line in captured()] == ["auth_success"]
+    assert token.split(".")[1] not in captured.raw() and EMAIL not in captured.raw()
+
+
+def test_without_a_header_there_is_no_identity_and_sign_in_is_required(google, request_context):
+    assert verify_bearer(request_context({}), SIGNED) is None
+    with pytest.raises(ApiError) as refused:
+        authenticate(request_context({}), SIGNED)
+    assert (refused.value.status, refused.value.reason) == (401, "missing")
+    caller = authenticate(request_context({}), SIGNED, allow_anonymous=True)
+    assert caller == anonymous(SIGNED.secret_key, "203.0.113.9")  # the caller's address
+    assert google.requested == []
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+# name -> (Authorization header, the reason logged and raised)
+REFUSED = {
+    "basic_scheme": (lambda: "Basic dXNlcjpwYXNzd29yZA==", "malformed"),
+    "empty_bearer": (lambda: "Bearer  ", "malformed"),
+    "oversized": (lambda: f"Bearer {id_token(KEY, name='x' * 5000)}", "malformed"),
+    "expired": (lambda: f"Bearer {id_token(KEY, iat=_now() - 7200, exp=_now() - 3600)}",
+                "expired"),
+    "expired_beyond_the_skew": (lambda: f"Bearer {id_token(KEY, exp=_now() - 30)}", "expired"),
+    "auth_time_in_future": (lambda: f"Bearer {id_token(KEY, auth_time=_now() + 120)}",
+                            "auth_time"),
+    "issued_in_future": (lambda: f"Bearer {id_token(KEY, iat=_now() + 120)}", "invalid"),
+    "other_key_under_the_kid": (lambda: f"Bearer {id_token(OTHER_KEY)}", "invalid"),
+    "wrong_audience": (lambda: f"Bearer {id_token(KEY, aud='other-project')}", "invalid"),
+    "emulator_unsigned": (lambda: f"Bearer {emulator_token()}", "invalid"),
+    "garbage": (lambda: "Bearer not-a-jwt", "invalid"),
+    "deeply_nested_payload": (lambda: "Bearer " + ".".join(
+        [b64url(b'{"alg": "RS256", "kid": "k"}'), b64url(b"[" * 1200 + b"]" * 1200), ""]),
+        "invalid"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_bad_token_is_401_with_its_reason_logged_by_address(google, request_context, captured,
+                                                             case):
+    make_header, reason = REFUSED[case]
+    header = make_header()
+    with pytest.raises(ApiError) as refused:
+        authenticate(request_context({"Authorization": header}), SIGNED)
+    assert (refused.value.status, refused.value.code, refused.value.reason) == (
+        401, "unauthenticated", reason)
+    failure = [line for line in captured() if line.get("event") == "auth_failure"]
+    assert [(line["reason"], line["subject"]) for line in failure] == [(reason, ADDRESS)]
+    token = header.partition(" ")[2].strip()
+    assert not token or all(part not in captured.raw() for part in token.split(".") if part)
+
+
+def test_expiry_within_the_clock_skew_is_accepted(google, request_context):
+    token = id_token(KEY, iat=_now() - 3600, exp=_now() - 3)
+    assert verify_bearer(request_context(bearer(token)), SIGNED).uid == UID
+
+
+def test_google_unreachable_is_503_not_a_sign_in_failure(google, request_context, captured):
+    google.status = 500
+    with pytest.raises(ApiError) as refused:
+        verify_bearer(request_context(bearer(id_token(KEY))), SIGNED)
+    assert (refused.value.status, refused.value.reason) == (503, "auth_backend")
+    assert refused.value.retry_after == 30
+    assert [line["event"] for line in captured()] == ["auth_backend_unavailable"]
+
+
+POLICY = [  # (settings, claims, (status, reason) of the refusal or None)
+    ({}, {}, None),
+    ({}, {"firebase": {"sign_in_provider": "anonymous"}}, (403, "sign_in_provider")),
+    ({"ALLOWED_SIGN_IN_PROVIDERS": "google.com,password"},
+     {"firebase": {"sign_in_provider": "password"}}, None),
+    ({"ALLOWED_EMAILS": "ok@example.com"}, {"email": "OK@example.com"}, None),
+    ({"ALLOWED_EMAILS": "ok@example.com"}, {"email": "ok@example.com", "verified": False},
+     (403, "allow_list")),
+    ({"ALLOWED_EMAILS": "ok@example.com"}, {"email": "ok@example.com", "verified": "true"},
+     (403, "allow_list")),
+    ({"ALLOWED_DOMAINS": "example.com"}, {"email": "a@example.com.evil.test"},
+     (403, "allow_list")),
+    ({"ALLOWED_EMAILS": "kate@example.com"}, {"email": "\u212aate@example.com"},
+     (403, "allow_list")),
+]
+
+
+@pytest.mark.parametrize("settings, claims, refusal", POLICY)
+def test_authenticate_applies_the_sign_in_policy(google, request_context, settings, claims,
+                                                 refusal):
+    config = load_config("auth", {"APP_ENV": "development", "FIREBASE_PROJECT_ID": PROJECT,
+                                  **settings})
+    if "email" in claims:
+        claims = {**claims, "firebase": {"sign_in_provider": "google.com"}}
+    token = id_token(KEY, **claims)
+    request = request_context(bearer(token))
+    if refusal is None:
+        assert authenticate(request, config).uid == UID
+        return
+    with pytest.raises(ApiError) as refused:
+        authenticate(request, config)
+    assert (refused.value.status, refused.value.reason) == refusal

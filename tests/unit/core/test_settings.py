@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import pathlib
 import re
 
 import pytest
 
 from core.config import ENV_VARIABLES, ConfigError, load_config
 from core.settings import FUNCTIONS, KINDS, SETTINGS, SOURCES, required_by, secrets_of
+from tests.helpers import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEVELOPMENT = {"APP_ENV": "development"}
 # A line of .env.example that sets a variable, or shows one commented out.
 ASSIGNMENT = re.compile(r"(#?)([A-Z][A-Z0-9_]*)=(.*)")
