@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from typing import NoReturn
 from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse_many
@@ -57,24 +58,15 @@ class Quota:
         """
         now = time.time()
         keys = _Keys(subject, now, _stream_period(self._config))
-        cfg = self._config
         reserve = max(0, int(reserve_tokens))
-        ops = [(item.key_for("chat", subject), item.get_expiry(), 1) for item in self.chat_items]
-        ops += [(keys.user_budget, keys.budget_ttl, reserve),
-                (keys.global_budget, keys.budget_ttl, reserve),
-                (keys.streams, keys.stream_ttl, 1), (keys.earlier_streams, keys.stream_ttl, 0)]
-        counts, counters = self._run("incr_many", ops, shared_only=True)
-        rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
-        admission = Admission(counters, keys, reserved=reserve, user_tokens_used=used,
-                              requests_left=_requests_left(self.chat_items, rates))
-        refusal = (_budget_refusal(cfg, used - reserve, global_used - reserve, keys, now)
-                   or _rate_refusal(self.chat_items, rates, now)
-                   or _stream_refusal(cfg, streams + earlier))
+        counts, counters = self._run("incr_many", self._chat_ops(subject, keys, 1, reserve),
+                                     shared_only=True)
+        admission = Admission(counters, keys, reserved=reserve, user_tokens_used=counts[-4][0],
+                              requests_left=_requests_left(self.chat_items, counts[:-4]))
+        refusal = self._chat_refusal(counts, keys, now, reserve, this_one=0)
         if refusal is not None:
             self.settle_chat(admission, 0)  # give the reservation and the stream slot back
-            log.security_event("limit_refused", subject=subject, function=cfg.function,
-                               limit=refusal.reason)
-            raise refusal
+            self._refused(subject, refusal)
         return admission
 
     def settle_chat(self, admission: Admission, tokens: int | None) -> dict:
@@ -105,19 +97,34 @@ class Quota:
         admit_chat still decides, atomically; this only turns away the already refused."""
         now = time.time()
         keys = _Keys(subject, now, _stream_period(self._config))
-        ops = [(item.key_for("chat", subject), item.get_expiry(), 0) for item in self.chat_items]
-        ops += [(keys.user_budget, keys.budget_ttl, 0), (keys.global_budget, keys.budget_ttl, 0),
-                (keys.streams, keys.stream_ttl, 0), (keys.earlier_streams, keys.stream_ttl, 0)]
-        counts, _ = self._run("incr_many", ops, shared_only=True)
-        rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
-        with_this_one = [(count + 1, end) for count, end in rates]
-        refusal = (_budget_refusal(self._config, used, global_used, keys, now)
-                   or _rate_refusal(self.chat_items, with_this_one, now)
-                   or _stream_refusal(self._config, streams + earlier + 1))
+        counts, _ = self._run("incr_many", self._chat_ops(subject, keys, 0, 0), shared_only=True)
+        refusal = self._chat_refusal(counts, keys, now, 0, this_one=1)
         if refusal is not None:
-            log.security_event("limit_refused", subject=subject, function=self._config.function,
-                               limit=refusal.reason)
-            raise refusal
+            self._refused(subject, refusal)
+
+    def _chat_ops(self, subject: str, keys: _Keys, count: int, reserve: int) -> list:
+        """A chat request's counters: its rate windows and stream slot (+ `count`), both budgets
+        (+ `reserve`), and the previous period's slots (read). All 0: read only."""
+        ops = [(item.key_for("chat", subject), item.get_expiry(), count)
+               for item in self.chat_items]
+        return ops + [(keys.user_budget, keys.budget_ttl, reserve),
+                      (keys.global_budget, keys.budget_ttl, reserve),
+                      (keys.streams, keys.stream_ttl, count),
+                      (keys.earlier_streams, keys.stream_ttl, 0)]
+
+    def _chat_refusal(self, counts, keys: _Keys, now: float, reserve: int,
+                      this_one: int) -> ApiError | None:
+        """The refusal for counts read by _chat_ops: budgets as they were before this request's
+        own `reserve`; rates and streams with this request (`this_one`: 1 if not yet counted)."""
+        rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
+        return (_budget_refusal(self._config, used - reserve, global_used - reserve, keys, now)
+                or _rate_refusal(self.chat_items, [(n + this_one, end) for n, end in rates], now)
+                or _stream_refusal(self._config, streams + earlier + this_one))
+
+    def _refused(self, subject: str, refusal: ApiError) -> NoReturn:
+        log.security_event("limit_refused", subject=subject, function=self._config.function,
+                           limit=refusal.reason)
+        raise refusal
 
     def admit_request(self, subject: str) -> None:
         """Count one request to the auth function, or raise 429 `rate_limited`."""
@@ -126,9 +133,7 @@ class Quota:
         counts, _ = self._run("incr_many", ops)
         refusal = _rate_refusal(self.auth_items, counts, now)
         if refusal is not None:
-            log.security_event("limit_refused", subject=subject, function=self._config.function,
-                               limit=refusal.reason)
-            raise refusal
+            self._refused(subject, refusal)
 
     def status(self, subject: str) -> dict:
         """What is left of the chat limits for `subject` (reads only; reservations count)."""
