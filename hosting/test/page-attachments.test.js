@@ -3,9 +3,8 @@
 // Firebase Auth stood in for: paste, drop and the file picker; the chips and their removal; a
 // blank message sent with its files; thumbnails in the conversation and their blob: URLs
 // revoked when they leave; the checks at send time; edit and regenerate keeping the files.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PAGE_BODY as BODY, $, $$, stubFrames } from "./page-harness.js";
 
 vi.mock("../src/config.js", () => ({ loadRuntimeConfig: vi.fn() }));
 vi.mock("../src/auth.js", () => ({ startAuth: vi.fn() }));
@@ -16,13 +15,10 @@ vi.mock("../src/api.js", async (importOriginal) => ({
   revokeSessions: vi.fn(),
 }));
 
-const BODY = readFileSync(resolve(import.meta.dirname, "../index.html"), "utf8").match(/<body[^>]*>([\s\S]*)<\/body>/)[1];
 const LIMITS = { maxMessageChars: 100, maxHistoryMessages: 40, maxRequestBytes: 1024 * 1024 };
 const ME = { quota: { requests: [{ limit: "3 per 1 minute", remaining: 3, resetSeconds: 60 }], tokens: { remaining: 200_000, dailyLimit: 200_000 } } };
 const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-const $ = (id, root = document) => root.querySelector(`[data-testid="${id}"]`);
-const $$ = (id, root = document) => [...root.querySelectorAll(`[data-testid="${id}"]`)];
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 const settle = async () => {
   for (let i = 0; i < 5; i += 1) await tick();
@@ -96,8 +92,7 @@ async function sendWithAttachment(text = "", file = pngFile()) {
 }
 
 beforeEach(() => {
-  vi.stubGlobal("requestAnimationFrame", (fn) => setTimeout(fn, 0));
-  vi.stubGlobal("cancelAnimationFrame", (id) => clearTimeout(id));
+  stubFrames();
   sessionStorage.clear();
   made = [];
   revoked = [];

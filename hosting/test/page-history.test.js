@@ -4,9 +4,8 @@
 // import, the setting, the sign-out question, another tab's writes, and the trimming notice.
 // The network, the runtime config and Firebase Auth are stood in for as in page.test.js.
 import "fake-indexeddb/auto";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PAGE_BODY as BODY, $, $$, sleep, stubFrames, stubDialogs } from "./page-harness.js";
 import { openHistory } from "../src/history/db.js";
 import { connect } from "../src/history/sync.js";
 
@@ -19,14 +18,10 @@ vi.mock("../src/api.js", async (importOriginal) => ({
   revokeSessions: vi.fn(),
 }));
 
-const BODY = readFileSync(resolve(import.meta.dirname, "../index.html"), "utf8").match(/<body[^>]*>([\s\S]*)<\/body>/)[1];
 const LIMITS = { maxMessageChars: 1000, maxHistoryMessages: 40, maxRequestBytes: 65536 };
 
-const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
-const $$ = (id) => [...document.querySelectorAll(`[data-testid="${id}"]`)];
 const titles = () => $$("history-title").map((el) => el.textContent);
 const texts = () => $$("message-text").map((el) => el.textContent.trim());
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const settleFor = sleep;
 async function until(check, what = "condition", timeout = 3000) {
   const end = Date.now() + timeout;
@@ -100,17 +95,8 @@ function turns(count) {
 }
 
 beforeEach(() => {
-  vi.stubGlobal("requestAnimationFrame", (fn) => setTimeout(fn, 0));
-  vi.stubGlobal("cancelAnimationFrame", (id) => clearTimeout(id));
-  // jsdom has no <dialog> methods: open and close as the browser does (close fires "close").
-  HTMLDialogElement.prototype.showModal = function showModal() {
-    this.open = true;
-  };
-  HTMLDialogElement.prototype.close = function close(value) {
-    if (value !== undefined) this.returnValue = value;
-    this.open = false;
-    this.dispatchEvent(new Event("close"));
-  };
+  stubFrames();
+  stubDialogs();
   sessionStorage.clear();
   localStorage.clear();
 });

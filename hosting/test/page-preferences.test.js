@@ -4,9 +4,8 @@
 // chat request; kept per account on this device. Network, runtime config and Firebase Auth are
 // stood in for as in page.test.js; fake-indexeddb lets the history (and the sign-out question) run.
 import "fake-indexeddb/auto";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PAGE_BODY as BODY, $, sleep, stubFrames, stubDialogs } from "./page-harness.js";
 import { formatRatio, modelLabel, pickedModel } from "../src/ui/model-picker.js";
 import { instructionsCountText } from "../src/ui/settings.js";
 
@@ -19,7 +18,6 @@ vi.mock("../src/api.js", async (importOriginal) => ({
   revokeSessions: vi.fn(),
 }));
 
-const BODY = readFileSync(resolve(import.meta.dirname, "../index.html"), "utf8").match(/<body[^>]*>([\s\S]*)<\/body>/)[1];
 const LIMITS = { maxMessageChars: 100, maxHistoryMessages: 40, maxRequestBytes: 65536 };
 const MODELS = [{ id: "gemini-2.5-flash", weight: 1 }, { id: "gemini-2.5-flash-lite", weight: 0.3 }, { id: "gemini-2.5-pro", weight: 8 }];
 const me = ({ models = MODELS, limits = {} } = {}) => ({
@@ -27,8 +25,6 @@ const me = ({ models = MODELS, limits = {} } = {}) => ({
   chat: { models, limits: { maxMessageChars: 100, maxInstructionsChars: 40, ...limits } },
 });
 
-const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(check, what = "condition", timeout = 3000) {
   const end = Date.now() + timeout;
   for (;;) {
@@ -98,17 +94,8 @@ function typeInstructions(text) {
 }
 
 beforeEach(() => {
-  vi.stubGlobal("requestAnimationFrame", (fn) => setTimeout(fn, 0));
-  vi.stubGlobal("cancelAnimationFrame", (id) => clearTimeout(id));
-  // jsdom has no <dialog> methods: open and close as the browser does (close fires "close").
-  HTMLDialogElement.prototype.showModal = function showModal() {
-    this.open = true;
-  };
-  HTMLDialogElement.prototype.close = function close(value) {
-    if (value !== undefined) this.returnValue = value;
-    this.open = false;
-    this.dispatchEvent(new Event("close"));
-  };
+  stubFrames();
+  stubDialogs();
   localStorage.clear();
   sessionStorage.clear();
 });

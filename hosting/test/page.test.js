@@ -1,9 +1,8 @@
 // @vitest-environment jsdom
 // The whole page (index.html + main.js and its src/ui modules) in jsdom, with the network, the
 // runtime config and Firebase Auth stood in for: what each control shows follows the state.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PAGE_BODY as BODY, $, $$, stubFrames } from "./page-harness.js";
 
 vi.mock("../src/config.js", () => ({ loadRuntimeConfig: vi.fn() }));
 vi.mock("../src/auth.js", () => ({ startAuth: vi.fn() }));
@@ -14,12 +13,9 @@ vi.mock("../src/api.js", async (importOriginal) => ({
   revokeSessions: vi.fn(),
 }));
 
-const BODY = readFileSync(resolve(import.meta.dirname, "../index.html"), "utf8").match(/<body[^>]*>([\s\S]*)<\/body>/)[1];
 const LIMITS = { maxMessageChars: 100, maxHistoryMessages: 40, maxRequestBytes: 65536 };
 const ME = { quota: { requests: [{ limit: "3 per 1 minute", remaining: 3, resetSeconds: 60 }], tokens: { remaining: 200_000, dailyLimit: 200_000 } } };
 
-const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
-const $$ = (id) => [...document.querySelectorAll(`[data-testid="${id}"]`)];
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 const settle = async () => {
   for (let i = 0; i < 5; i += 1) await tick();
@@ -80,8 +76,7 @@ async function openPage({ signedIn = user(), configLoaded = true } = {}) {
 }
 
 beforeEach(() => {
-  vi.stubGlobal("requestAnimationFrame", (fn) => setTimeout(fn, 0));
-  vi.stubGlobal("cancelAnimationFrame", (id) => clearTimeout(id));
+  stubFrames();
   sessionStorage.clear();
 });
 afterEach(() => {
