@@ -4,6 +4,7 @@ settings the web app reads) and sign out everywhere (POST /revoke).
 Both need a valid Firebase ID token, whatever REQUIRE_AUTH says: there is no anonymous "me".
 """
 
+from core import startup  # first: pauses garbage collection while the modules below load
 from flask import Response
 
 from core import log
@@ -18,6 +19,7 @@ CONFIG = load_config("auth")
 log.configure(CONFIG.log_level)
 ENDPOINT = Endpoint(CONFIG)
 QUOTA = Quota(CONFIG)
+startup.loaded()
 
 
 @ENDPOINT.route("/", "/api/auth", methods=("GET", "OPTIONS"))

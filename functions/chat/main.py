@@ -5,6 +5,7 @@ parse -> shared checks (origin, method, kill switch, sign-in, body) -> a Bill (l
 case reserved) -> Gemini -> respond; the bill settles to what Gemini billed, exactly once.
 """
 
+from core import startup  # first: pauses garbage collection while the modules below load
 from flask import Response
 
 from core import log
@@ -26,6 +27,7 @@ log.configure(CONFIG.log_level)
 ENDPOINT = Endpoint(CONFIG)
 QUOTA = Quota(CONFIG)
 GEMINI = Gemini(CONFIG)
+startup.loaded()
 
 
 @ENDPOINT.route("/", "/api/chat", methods=("POST", "OPTIONS"))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+import pathlib
 import random
 import secrets
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.config import DEFAULT_SYSTEM_PROMPT, ConfigError, load_config
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 GOOD_KEY = "Qh7vN2xLp9Rz4KwT8mYc3Fb6Jd1Gs5HnVe0UaXiOqZrB"  # 44 chars, high variety
 GOOD_PROD = {
@@ -467,12 +472,24 @@ def test_both_set_gemini_models_wins_when_gemini_model_is_its_first_entry():
     assert models_of(environ) == [("gemini-2.5-pro", "8"), ("gemini-2.5-flash", "1")]
 
 
-@pytest.mark.parametrize("function", ["chat", "auth", "health"])
+@pytest.mark.parametrize("function", ["chat", "auth"])
 def test_both_set_with_another_default_refuses_to_start(function):
     message = refusal(function, env(GEMINI_MODEL="zq9-model",
                                     GEMINI_MODELS="gemini-2.5-flash:1,zq9-model:2"))
     assert message == ("GEMINI_MODEL: must be the first (default) model of GEMINI_MODELS when "
                        "both are set; unset GEMINI_MODEL or list that model first")
+
+
+def test_health_reads_no_models_and_does_not_load_their_parser():
+    """health reads neither GEMINI_MODEL nor GEMINI_MODELS (settings.py), so a value only chat
+    and auth would refuse does not stop it, and core.models stays out of its cold start."""
+    code = ("import sys; from core.config import load_config; "
+            "config = load_config('health', {'APP_ENV': 'development', 'GEMINI_MODEL': 'zq9-model', "
+            "'GEMINI_MODELS': 'gemini-2.5-flash:1,zq9-model:2'}); "
+            "print(config.models, 'core.models' in sys.modules, 'fractions' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "functions",
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["()", "False", "False"]
 
 
 @pytest.mark.parametrize("value, rule", [
