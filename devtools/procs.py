@@ -216,14 +216,27 @@ def _group_alive(pgid: int) -> bool:
 def start_function(name: str, port: int, env: dict[str, str], log_path: pathlib.Path,
                    build_dir: pathlib.Path) -> Process:
     """Stage `name` and serve it with functions-framework exactly as Cloud Functions would."""
-    source = stage(name, build_dir / name)
-    argv = [str(pathlib.Path(sys.executable).parent / "functions-framework"),
-            "--target", name, "--source", str(source), "--host", "127.0.0.1", "--port", str(port)]
-    clean_env = {k: v for k, v in os.environ.items() if k not in STACK_VARIABLES}
-    process = Process(name, argv, {**clean_env, **env, "PYTHONUNBUFFERED": "1"}, log_path,
-                      cwd=source.parent)
+    process = launch_function(name, name, stage(name, build_dir / name), port, env, log_path)
     process.wait_port(port)
     return process
+
+
+def launch_function(name: str, target: str, source: pathlib.Path, port: int, env: dict[str, str],
+                    log_path: pathlib.Path, bin_dir: pathlib.Path | None = None) -> Process:
+    """functions-framework serving `target` of `source` (its main.py) on 127.0.0.1:port, from
+    `bin_dir` (default: this interpreter's), with `env` over this process's environment minus
+    every variable a function reads; returns at once, not waiting for the port."""
+    bin_dir = bin_dir or pathlib.Path(sys.executable).parent
+    argv = [str(bin_dir / "functions-framework"), "--target", target, "--source", str(source),
+            "--host", "127.0.0.1", "--port", str(port)]
+    return Process(name, argv, function_environ(env), log_path, cwd=source.parent)
+
+
+def function_environ(env: dict[str, str]) -> dict[str, str]:
+    """A function process's environment: `env` over this process's, minus every variable a
+    function reads (the stack sets those explicitly, never inherits them by accident)."""
+    clean = {k: v for k, v in os.environ.items() if k not in STACK_VARIABLES}
+    return {**clean, **env, "PYTHONUNBUFFERED": "1"}
 
 
 def start_web(port: int, urls: dict[str, str], log_path: pathlib.Path) -> Process:
