@@ -2,6 +2,9 @@
 
 Windows: one batch read, then one commit of server-side Increments (a precondition opens a new
 window), so concurrent hits never livelock as read-write transactions do on one hot document.
+
+Batch reads and commits give up after `timeout`, or `first_timeout` until one has succeeded (the
+first calls also open the gRPC channel and fetch credentials).
 """
 
 from __future__ import annotations
@@ -19,16 +22,24 @@ __all__ = ["FirestoreStorage"]
 _ATTEMPTS = 3  # a lost race to open a window is retried; the winner's window is then counted
 
 
+class Counts(list):
+    """incr_many's [(count, window_end)], and `as_of`: the time of its commit (None if it only
+    read), at which read_many can read other counters as they were right after it."""
+
+    as_of: datetime.datetime | None = None
+
+
 class FirestoreStorage(Storage):
     """Documents `{count, expires_at (float s), expire_at (Timestamp for a TTL policy)}`."""
 
     STORAGE_SCHEME = ["firestore"]
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, project: str | None = None,
-                 timeout: float = 2.0, **options):
+                 timeout: float = 2.0, first_timeout: float | None = None, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self.collection_name = (urlsplit(uri).netloc + urlsplit(uri).path).strip("/") or "rate_limits"
         self.timeout = timeout
+        self._deadline = first_timeout or timeout  # `timeout` once a call has succeeded
         self._client = firestore.Client(project=project)
         self._collection = self._client.collection(self.collection_name)
 
@@ -42,7 +53,7 @@ class FirestoreStorage(Storage):
         """Fixed-window increments of (key, expiry_s, amount); amount 0 only reads.
 
         Two round trips for any number of keys: one batch read, one commit. Returns the count
-        after each increment and the window's end (epoch seconds).
+        after each increment and the window's end (epoch seconds), as Counts.
         """
         for attempt in range(_ATTEMPTS):
             try:
@@ -62,20 +73,28 @@ class FirestoreStorage(Storage):
             batch.set(self._doc(key), {"count": firestore.Increment(amount),
                                        "expires_at": firestore.Maximum(now + expiry),
                                        **_expiry_fields(now + expiry)}, merge=True)
-        batch.commit(retry=None, timeout=self.timeout)
+        self._commit(batch)
+
+    def read_many(self, keys: list[str], as_of: datetime.datetime | None = None) -> list[int]:
+        """The counts of `keys` (0 where none or expired) now, or as they were at `as_of` (a
+        Counts.as_of: Firestore reads any moment of the last hour), in one batch read."""
+        now = time.time()
+        refs = [self._doc(key) for key in keys]
+        snapshots = self._read(refs, as_of)
+        return [data["count"] if _is_open(data, now) else 0 for data in
+                (_fields(snapshots.get(ref.path)) for ref in refs)]
 
     def _incr_once(self, ops):
         now = time.time()
         refs = [self._doc(key) for key, _, _ in ops]
-        snapshots = {snap.reference.path: snap for snap in self._client.get_all(
-            refs, retry=None, timeout=self.timeout)}
+        snapshots = self._read(refs)
         batch = self._client.batch()
-        results: list[tuple[int, float]] = []
+        results = Counts()
         write_slots: list[int | None] = []  # per write: the result its Increment answers
         for ref, (_, expiry, amount) in zip(refs, ops):
             snap = snapshots.get(ref.path)
-            data = snap.to_dict() if snap is not None and snap.exists else None
-            if data is not None and data.get("expires_at", 0) > now:  # the window is open
+            data = _fields(snap)
+            if _is_open(data, now):
                 results.append((data["count"], data["expires_at"]))
                 if amount:
                     batch.update(ref, {"count": firestore.Increment(amount)})
@@ -93,11 +112,24 @@ class FirestoreStorage(Storage):
                     last_update_time=snap.update_time))
             write_slots.append(None)
         if write_slots:
-            write_results = batch.commit(retry=None, timeout=self.timeout)
+            write_results = self._commit(batch)
             for result, slot in zip(write_results, write_slots):
                 if slot is not None:
                     count = int(result.transform_results[0].integer_value)
                     results[slot] = (count, results[slot][1])
+            results.as_of = batch.commit_time
+        return results
+
+    def _read(self, refs, read_time: datetime.datetime | None = None) -> dict:
+        """One batch read (at `read_time`, else now): the snapshots of `refs` by path."""
+        snapshots = {snap.reference.path: snap for snap in self._client.get_all(
+            refs, retry=None, timeout=self._deadline, read_time=read_time)}
+        self._deadline = self.timeout
+        return snapshots
+
+    def _commit(self, batch):
+        results = batch.commit(retry=None, timeout=self._deadline)
+        self._deadline = self.timeout
         return results
 
     # -- limits.storage.Storage --------------------------------------------------------------
@@ -109,9 +141,8 @@ class FirestoreStorage(Storage):
         return self.incr_many([(key, 1, 0)])[0][0]
 
     def get_expiry(self, key: str) -> float:
-        snap = self._doc(key).get(retry=None, timeout=self.timeout)
-        data = snap.to_dict() if snap.exists else None
-        return data["expires_at"] if data and data.get("expires_at", 0) > time.time() else time.time()
+        data = _fields(self._doc(key).get(retry=None, timeout=self.timeout))
+        return data["expires_at"] if _is_open(data, time.time()) else time.time()
 
     def check(self) -> bool:
         try:
@@ -133,6 +164,16 @@ class FirestoreStorage(Storage):
     def _doc(self, key: str):
         # Document ids cannot contain "/": limits keys are "LIMITER/<id>/<amount>/<multiple>/<g>".
         return self._collection.document(key.replace("/", "|"))
+
+
+def _fields(snap) -> dict | None:
+    """A snapshot's stored fields; None where there is no document."""
+    return snap.to_dict() if snap is not None and snap.exists else None
+
+
+def _is_open(data: dict | None, now: float) -> bool:
+    """Whether stored `data` is a counter whose window (or day) has not ended."""
+    return data is not None and data.get("expires_at", 0) > now
 
 
 def _expiry_fields(expires_at: float) -> dict:

@@ -6,6 +6,16 @@ A chat request is admitted (`admit_chat`: counted, a stream slot taken, its wors
 reserved), then settled once (`settle_chat`: the charge in place of the reservation, the slot
 freed); chat's billing.Bill does both.
 
+A budget is overspent by at most one answer's reservation, however many requests race. The
+user's is one counter: the commit that counts a request adds its reservation and returns the
+exact total. The deployment's is GLOBAL_BUDGET_SHARDS counters: the commit adds it to a random
+one, then all are read, as they were right after that commit (Firestore) or later (others).
+Either is admitted while the total less its own reservation is below the budget. The admitted
+request that committed last saw every admitted reservation (or its charge): all before it
+fit, and it adds one. A refusal gives its reservation back on its own shard (no read sees a
+share below zero). Read later than the commit, racing requests can all see each other's
+reservations and all be refused; read at it, as with one counter, only earlier ones count.
+
 If the shared store fails, a per-instance in-memory limiter takes over for an incident window
 for the auth function's limits; chat, which spends the budgets, is refused (503) meanwhile.
 """
@@ -13,6 +23,7 @@ for the auth function's limits; chat, which spends the budgets, is refused (503)
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from typing import NoReturn
@@ -32,6 +43,12 @@ __all__ = ["Quota", "Admission"]
 INCIDENT_WINDOW_S = 30.0
 STREAM_RETRY_AFTER_S = 5
 STREAM_MARGIN_S = 60
+# The deployment's budget is this many counters, each request writing a random one: Firestore
+# sustains about one write per second per document and each chat request writes the budget
+# twice (reservation, settlement): 40 requests/s (the load test's rate) make 1.25 writes/s per
+# shard. The price: an admission batch-reads all 64 (64 billed document reads, ~12 ms on the
+# emulator against ~4 ms for one document).
+GLOBAL_BUDGET_SHARDS = 64
 
 
 class Quota:
@@ -49,21 +66,24 @@ class Quota:
 
     def admit_chat(self, subject: str, reserve_tokens: int) -> Admission:
         """Count one chat request, take a stream slot and reserve its worst case
-        (`reserve_tokens`) against both daily budgets in the same commit, or raise 429
-        (`rate_limited` / `quota_exceeded`). `settle_chat` ends what this begins.
-
-        Concurrent requests see each other's reservations. A request is admitted while the
-        budgets had room before its own reservation, so a budget is overspent by at most one
-        answer's reservation however many requests race.
-        """
+        (`reserve_tokens`) against both daily budgets, or raise 429 (`rate_limited` /
+        `quota_exceeded`). `settle_chat` ends what this begins. One commit counts the request
+        and reserves, then the deployment's budget is read (the module's docstring says why
+        that order keeps the budgets)."""
         now = time.time()
-        keys = _Keys(subject, now, _stream_period(self._config))
+        keys = _Keys(subject, now, _stream_period(self._config),
+                     shard=random.randrange(GLOBAL_BUDGET_SHARDS))
         reserve = max(0, int(reserve_tokens))
         counts, counters = self._run("incr_many", self._chat_ops(subject, keys, 1, reserve),
                                      shared_only=True)
         admission = Admission(counters, keys, reserved=reserve, user_tokens_used=counts[-4][0],
                               requests_left=_requests_left(self.chat_items, counts[:-4]))
-        refusal = self._chat_refusal(counts, keys, now, reserve, this_one=0)
+        try:  # the deployment's budget is read last: a request refused already skips the read
+            refusal = (self._chat_refusal(counts, keys, now, reserve, this_one=0)
+                       or self._global_refusal(keys, now, reserve, after=counts))
+        except ApiError:  # the store failed reading the shards (503): give back what we took
+            self.settle_chat(admission, 0)
+            raise
         if refusal is not None:
             self.settle_chat(admission, 0)  # give the reservation and the stream slot back
             self._refused(subject, refusal)
@@ -80,9 +100,9 @@ class Quota:
         if admission.first_settlement():
             keys, delta = admission.keys, charge - admission.reserved
             ops = [(keys.streams, keys.stream_ttl, -1)]
-            if delta:
+            if delta:  # the global delta on the reservation's own shard
                 ops += [(keys.user_budget, keys.budget_ttl, delta),
-                        (keys.global_budget, keys.budget_ttl, delta)]
+                        (keys.global_shard, keys.budget_ttl, delta)]
             try:
                 admission.counters.add_many(ops)
             except Exception as error:  # noqa: BLE001 - the reservation stays charged
@@ -98,28 +118,40 @@ class Quota:
         now = time.time()
         keys = _Keys(subject, now, _stream_period(self._config))
         counts, _ = self._run("incr_many", self._chat_ops(subject, keys, 0, 0), shared_only=True)
-        refusal = self._chat_refusal(counts, keys, now, 0, this_one=1)
+        refusal = (self._chat_refusal(counts, keys, now, 0, this_one=1)
+                   or self._global_refusal(keys, now, 0, after=counts))
         if refusal is not None:
             self._refused(subject, refusal)
 
     def _chat_ops(self, subject: str, keys: _Keys, count: int, reserve: int) -> list:
-        """A chat request's counters: its rate windows and stream slot (+ `count`), both budgets
-        (+ `reserve`), and the previous period's slots (read). All 0: read only."""
+        """A chat request's counters: its rate windows and stream slot (+ `count`), the user's
+        budget and its shard of the deployment's (+ `reserve`), and the previous period's slots
+        (read). All 0: read only."""
         ops = [(item.key_for("chat", subject), item.get_expiry(), count)
                for item in self.chat_items]
         return ops + [(keys.user_budget, keys.budget_ttl, reserve),
-                      (keys.global_budget, keys.budget_ttl, reserve),
                       (keys.streams, keys.stream_ttl, count),
-                      (keys.earlier_streams, keys.stream_ttl, 0)]
+                      (keys.earlier_streams, keys.stream_ttl, 0),
+                      (keys.global_shard, keys.budget_ttl, reserve)]
 
     def _chat_refusal(self, counts, keys: _Keys, now: float, reserve: int,
                       this_one: int) -> ApiError | None:
-        """The refusal for counts read by _chat_ops: budgets as they were before this request's
-        own `reserve`; rates and streams with this request (`this_one`: 1 if not yet counted)."""
-        rates, (used, _), (global_used, _), (streams, _), (earlier, _) = counts[:-4], *counts[-4:]
-        return (_budget_refusal(self._config, used - reserve, global_used - reserve, keys, now)
+        """The refusal for counts read by _chat_ops, but for the deployment's budget (read
+        later): the user's budget as it was before this request's own `reserve`; rates and
+        streams with this request (`this_one`: 1 if not yet counted)."""
+        rates, (used, _), (streams, _), (earlier, _), _ = counts[:-4], *counts[-4:]
+        return (_budget_refusal(self._config.daily_token_budget, used - reserve,
+                                "user_token_budget", keys, now)
                 or _rate_refusal(self.chat_items, [(n + this_one, end) for n, end in rates], now)
                 or _stream_refusal(self._config, streams + earlier + this_one))
+
+    def _global_refusal(self, keys: _Keys, now: float, reserve: int,
+                        after) -> ApiError | None:
+        """The deployment's budget: all its shards, read after the commit `after` added this
+        request's `reserve` to one of them (the module's docstring says why)."""
+        counts, _ = self._run("read_many", keys.global_shards, after, shared_only=True)
+        return _budget_refusal(self._config.global_daily_token_budget, sum(counts) - reserve,
+                               "global_token_budget", keys, now)
 
     def _refused(self, subject: str, refusal: ApiError) -> NoReturn:
         log.security_event("limit_refused", subject=subject, function=self._config.function,
@@ -151,7 +183,7 @@ class Quota:
             "remaining": max(0, self._config.daily_token_budget - used),
             "resetSeconds": _seconds_until(keys.day_end, now)}}
 
-    def _run(self, operation: str, ops: list, shared_only: bool = False):
+    def _run(self, operation: str, *args, shared_only: bool = False):
         """The shared store, or the per-instance fallback while the store is failing; returns
         the result and the counters that produced it (a settlement goes to the same ones).
 
@@ -161,14 +193,14 @@ class Quota:
         """
         if time.monotonic() >= self._down_until:
             try:
-                return getattr(self._store, operation)(ops), self._store
+                return getattr(self._store, operation)(*args), self._store
             except Exception as error:  # noqa: BLE001 - any store failure: never a 500
                 self._incident(error)
         if shared_only:
             wait = max(1, math.ceil(self._down_until - time.monotonic()))
             raise ApiError("unavailable", "Usage limits cannot be checked right now; please "
                            "try again shortly.", retry_after=wait, reason="limit_store_down")
-        return getattr(self._fallback, operation)(ops), self._fallback
+        return getattr(self._fallback, operation)(*args), self._fallback
 
     def _incident(self, error: Exception) -> None:
         with self._lock:
@@ -202,6 +234,7 @@ class _Keys:
     subject: str
     now: float
     stream_period: int
+    shard: int = 0  # the deployment's budget counter this request writes
     day: str = field(init=False)
     day_end: float = field(init=False)
 
@@ -215,8 +248,12 @@ class _Keys:
         return f"budget/user/{self.subject}/{self.day}"
 
     @property
-    def global_budget(self) -> str:
-        return f"budget/global/{self.day}"
+    def global_shard(self) -> str:
+        return self.global_shards[self.shard]
+
+    @property
+    def global_shards(self) -> list[str]:
+        return [f"budget/global/{self.day}/{shard}" for shard in range(GLOBAL_BUDGET_SHARDS)]
 
     @property
     def budget_ttl(self) -> int:
@@ -274,16 +311,16 @@ def _rate_refusal(items, counts, now: float) -> ApiError | None:
                     retry_after=wait, reason=f"rate:{item}")
 
 
-def _budget_refusal(config: Config, used: int, global_used: int, keys: _Keys,
+_BUDGET_MESSAGES = {"global_token_budget": "The app's daily quota is used up",
+                    "user_token_budget": "Your daily quota is used up"}
+
+
+def _budget_refusal(budget: int, used: int, reason: str, keys: _Keys,
                     now: float) -> ApiError | None:
-    wait = _seconds_until(keys.day_end, now)
-    if global_used >= config.global_daily_token_budget:
-        return ApiError("quota_exceeded", "The app's daily quota is used up; it resets at "
-                        "midnight UTC.", retry_after=wait, reason="global_token_budget")
-    if used >= config.daily_token_budget:
-        return ApiError("quota_exceeded", "Your daily quota is used up; it resets at midnight "
-                        "UTC.", retry_after=wait, reason="user_token_budget")
-    return None
+    if used < budget:
+        return None
+    return ApiError("quota_exceeded", f"{_BUDGET_MESSAGES[reason]}; it resets at midnight UTC.",
+                    retry_after=_seconds_until(keys.day_end, now), reason=reason)
 
 
 def _stream_refusal(config: Config, streams: int) -> ApiError | None:

@@ -117,6 +117,18 @@ def reservation(message: str, max_output: int) -> int:
     return len(DEFAULT_SYSTEM_PROMPT.encode()) + len(message.encode()) + 16 + max_output
 
 
+def post_waiting_out_503(url: str, token: str, message: str) -> requests.Response:
+    """POST `message`; where this loaded machine made the store slower than its deadline (503),
+    again once the instance's incident window has passed."""
+    for _ in range(3):
+        response = requests.post(url, json={"message": message}, timeout=60,
+                                 headers={"Authorization": f"Bearer {token}"})
+        if response.status_code != 503:
+            break
+        time.sleep(int(response.headers["Retry-After"]))
+    return response
+
+
 def warm_up(urls: list[str], sign_in, standin) -> int:
     """One answer per instance first, as a deployment's instances have served before the rush:
     each has its store client and connection (building them 20 times at once on a loaded
@@ -125,12 +137,7 @@ def warm_up(urls: list[str], sign_in, standin) -> int:
         "promptTokenCount": 1, "candidatesTokenCount": 0, "totalTokenCount": 1}}] * len(urls))
     token = sign_in()
     for url in urls:
-        for _ in range(3):  # a store slower than its deadline: 503 until its incident window ends
-            response = requests.post(url, json={"message": "hi"}, timeout=60,
-                                     headers={"Authorization": f"Bearer {token}"})
-            if response.status_code != 503:
-                break
-            time.sleep(int(response.headers["Retry-After"]))
+        response = post_waiting_out_503(url, token, "hi")
         assert response.status_code == 200, response.text
     billed(standin, len(urls))
     standin.reset()
@@ -140,7 +147,7 @@ def warm_up(urls: list[str], sign_in, standin) -> int:
 def test_sixty_users_racing_for_a_40_token_global_budget(functions, store, sign_in, standin):
     urls = chat_urls(functions, store, GLOBAL_DAILY_TOKEN_BUDGET="40", DAILY_TOKEN_BUDGET=BIG)
     warmed = warm_up(urls, sign_in, standin)
-    sent = ended_requests(functions, urls) + 60  # the warm-up's, and the 60 racing
+    sent = ended_requests(functions, urls) + 61  # the warm-up's, the 60 racing and one after
     tokens = [sign_in() for _ in range(60)]
     barrier = threading.Barrier(60)
     message = "Hello there, how are you today?"
@@ -152,8 +159,15 @@ def test_sixty_users_racing_for_a_40_token_global_budget(functions, store, sign_
 
     with concurrent.futures.ThreadPoolExecutor(60) as pool:
         responses = list(pool.map(one, range(60)))
-    assert [r.status_code for r in responses].count(200) == 1  # was 59-60 before reservations
+    answered = [r.status_code for r in responses].count(200)  # was 59-60 before reservations
+    # Firestore reads the budget's shards as they were at each request's commit: as with one
+    # counter, the first to commit is answered. Redis and memory:// read them a moment later:
+    # racing requests can all see each other's reservations and all be refused (never the
+    # reverse); the refusals give them back, and the room is the next request's.
+    assert answered == 1 if store.kind == "firestore" else answered <= 1
     assert_refused_for_the_budget([r for r in responses if r.status_code != 200])
+    after = post_waiting_out_503(urls[0], sign_in(), message)
+    assert answered + (after.status_code == 200) == 1
     gemini = billed(standin, 1)
     assert 0 < gemini <= 40 - warmed + reservation(message, 2048)
     charged = settled_charge(store, functions, urls, sent)

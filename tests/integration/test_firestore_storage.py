@@ -1,20 +1,24 @@
 """core/firestore_storage.py against the real Firestore emulator: fixed windows that open, count
 and expire (amount 0 only reads), blind increments for keys that name their period, exact counts
-under concurrent increments from several clients, and the Timestamp a TTL policy deletes by.
+under concurrent increments from several clients, the Timestamp a TTL policy deletes by, batch
+reads now or as of a commit, and the longer deadline of an instance's first calls.
 The store's clock (its `time` module) is a fake where a test needs a window to pass."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime
 import secrets
 import threading
 import time
 
 import pytest
+from google.api_core import exceptions as api_exceptions
 from google.cloud import firestore as firestore_client
 
 import core.firestore_storage as storage_module
+from core.counters import FIRST_STORE_TIMEOUT_S, STORE_TIMEOUT_S, open_storage
 from core.firestore_storage import FirestoreStorage
 from tests.integration.harness import PROJECT_ID
 
@@ -139,3 +143,48 @@ def test_limits_storage_interface(storage):
     storage.incr("a", 60)
     storage.incr("b", 60)
     assert storage.reset() == 2 and storage.get("a") == 0
+
+
+def test_read_many_reads_open_counters_in_one_batch(storage, clock):
+    storage.add_many([("budget/0", 60, 5), ("budget/1", 120, 7)])
+    assert storage.read_many(["budget/0", "budget/1", "budget/2"]) == [5, 7, 0]
+    clock.now += 60  # the first one's period has ended
+    assert storage.read_many(["budget/0", "budget/1"]) == [0, 7]
+    assert document(storage, "budget/2") is None  # reading wrote nothing
+
+
+def test_read_many_as_of_a_commit_sees_it_and_nothing_later(storage):
+    first = storage.incr_many([("shard/0", 600, 5)])
+    storage.incr_many([("shard/0", 600, 1), ("shard/1", 600, 7)])
+    storage.add_many([("shard/2", 600, 9)])
+    keys = ["shard/0", "shard/1", "shard/2"]
+    assert storage.read_many(keys) == [6, 7, 9]
+    assert storage.read_many(keys, first.as_of) == [5, 0, 0]
+    assert storage.incr_many([("shard/0", 600, 0)]).as_of is None  # only read: no commit
+
+
+@contextlib.contextmanager
+def stalled(emulator, seconds: float):
+    """The emulator frozen (SIGSTOP) for `seconds` from now, whatever happens meanwhile."""
+    emulator.pause()
+    thaw = threading.Timer(seconds, emulator.resume)
+    thaw.start()
+    try:
+        yield
+    finally:
+        thaw.join()
+
+
+def test_an_instance_s_first_call_may_take_longer_than_the_rest(firestore, emulator):
+    # The first calls also open the channel (and, deployed, fetch credentials): a stall of 2.5 s
+    # is waited out (FIRST_STORE_TIMEOUT_S); once a call has succeeded, the same stall is a
+    # failure after STORE_TIMEOUT_S, which the quota turns into its incident window.
+    assert STORE_TIMEOUT_S < 2.5 < FIRST_STORE_TIMEOUT_S - 1
+    storage = open_storage(f"firestore://{emulator}", PROJECT_ID)
+    with stalled(firestore.emulator, 2.5):
+        assert storage.incr_many([("first", 60, 1)])[0][0] == 1
+    with stalled(firestore.emulator, 2.5):
+        started = time.monotonic()
+        with pytest.raises(api_exceptions.DeadlineExceeded):
+            storage.incr_many([("first", 60, 1)])
+        assert time.monotonic() - started < 2.5
