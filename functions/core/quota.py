@@ -8,9 +8,9 @@ freed); chat's billing.Bill does both.
 
 A budget is overspent by at most one answer's reservation, however many requests race. The
 user's is one counter: the commit that counts a request adds its reservation and returns the
-exact total. The deployment's is GLOBAL_BUDGET_SHARDS counters: the commit adds it to a random
-one, then all are read, as they were right after that commit (Firestore) or later (others).
-Either is admitted while the total less its own reservation is below the budget. The admitted
+exact total. The deployment's is GLOBAL_BUDGET_SHARDS counters (core.quota_keys): the commit
+adds it to a random one, then all are read, as they were right after that commit (Firestore) or
+later (others). Either is admitted while the total less its own reservation is below the budget. The admitted
 request that committed last saw every admitted reservation (or its charge): all before it
 fit, and it adds one. A refusal gives its reservation back on its own shard (no read sees a
 share below zero). Read later than the commit, racing requests can all see each other's
@@ -37,18 +37,13 @@ from . import log
 from .config import Config, ConfigError
 from .counters import Counters, open_storage
 from .errors import ApiError
+from .quota_keys import GLOBAL_BUDGET_SHARDS, ChatKeys
 
 __all__ = ["Quota", "Admission"]
 
 INCIDENT_WINDOW_S = 30.0
 STREAM_RETRY_AFTER_S = 5
 STREAM_MARGIN_S = 60
-# The deployment's budget is this many counters, each request writing a random one: Firestore
-# sustains about one write per second per document and each chat request writes the budget
-# twice (reservation, settlement): 40 requests/s (the load test's rate) make 1.25 writes/s per
-# shard. The price: an admission batch-reads all 64 (64 billed document reads, ~12 ms on the
-# emulator against ~4 ms for one document).
-GLOBAL_BUDGET_SHARDS = 64
 
 
 class Quota:
@@ -71,7 +66,7 @@ class Quota:
         and reserves, then the deployment's budget is read (the module's docstring says why
         that order keeps the budgets)."""
         now = time.time()
-        keys = _Keys(subject, now, _stream_period(self._config),
+        keys = ChatKeys(subject, now, _stream_period(self._config),
                      shard=random.randrange(GLOBAL_BUDGET_SHARDS))
         reserve = max(0, int(reserve_tokens))
         counts, counters = self._run("incr_many", self._chat_ops(subject, keys, 1, reserve),
@@ -116,14 +111,14 @@ class Quota:
         work a refused request must not cause (Gemini counting its attachments' tokens).
         admit_chat still decides, atomically; this only turns away the already refused."""
         now = time.time()
-        keys = _Keys(subject, now, _stream_period(self._config))
+        keys = ChatKeys(subject, now, _stream_period(self._config))
         counts, _ = self._run("incr_many", self._chat_ops(subject, keys, 0, 0), shared_only=True)
         refusal = (self._chat_refusal(counts, keys, now, 0, this_one=1)
                    or self._global_refusal(keys, now, 0, after=counts))
         if refusal is not None:
             self._refused(subject, refusal)
 
-    def _chat_ops(self, subject: str, keys: _Keys, count: int, reserve: int) -> list:
+    def _chat_ops(self, subject: str, keys: ChatKeys, count: int, reserve: int) -> list:
         """A chat request's counters: its rate windows and stream slot (+ `count`), the user's
         budget and its shard of the deployment's (+ `reserve`), and the previous period's slots
         (read). All 0: read only."""
@@ -134,7 +129,7 @@ class Quota:
                       (keys.earlier_streams, keys.stream_ttl, 0),
                       (keys.global_shard, keys.budget_ttl, reserve)]
 
-    def _chat_refusal(self, counts, keys: _Keys, now: float, reserve: int,
+    def _chat_refusal(self, counts, keys: ChatKeys, now: float, reserve: int,
                       this_one: int) -> ApiError | None:
         """The refusal for counts read by _chat_ops, but for the deployment's budget (read
         later): the user's budget as it was before this request's own `reserve`; rates and
@@ -145,7 +140,7 @@ class Quota:
                 or _rate_refusal(self.chat_items, [(n + this_one, end) for n, end in rates], now)
                 or _stream_refusal(self._config, streams + earlier + this_one))
 
-    def _global_refusal(self, keys: _Keys, now: float, reserve: int,
+    def _global_refusal(self, keys: ChatKeys, now: float, reserve: int,
                         after) -> ApiError | None:
         """The deployment's budget: all its shards, read after the commit `after` added this
         request's `reserve` to one of them (the module's docstring says why)."""
@@ -170,7 +165,7 @@ class Quota:
     def status(self, subject: str) -> dict:
         """What is left of the chat limits for `subject` (reads only; reservations count)."""
         now = time.time()
-        keys = _Keys(subject, now, _stream_period(self._config))
+        keys = ChatKeys(subject, now, _stream_period(self._config))
         ops = [(item.key_for("chat", subject), item.get_expiry(), 0) for item in self.chat_items]
         ops.append((keys.user_budget, keys.budget_ttl, 0))
         counts, _ = self._run("incr_many", ops)
@@ -218,7 +213,7 @@ class Admission:
     reservation, on the counters that admitted it."""
 
     counters: Counters
-    keys: _Keys
+    keys: ChatKeys
     reserved: int
     user_tokens_used: int
     requests_left: int
@@ -227,54 +222,6 @@ class Admission:
     def first_settlement(self) -> bool:
         """True once: for the one settlement that may touch the counters."""
         return self._unsettled.acquire(blocking=False)  # never released
-
-
-@dataclass
-class _Keys:
-    subject: str
-    now: float
-    stream_period: int
-    shard: int = 0  # the deployment's budget counter this request writes
-    day: str = field(init=False)
-    day_end: float = field(init=False)
-
-    def __post_init__(self):
-        self.day = time.strftime("%Y-%m-%d", time.gmtime(self.now))
-        self.day_end = (math.floor(self.now / 86400) + 1) * 86400.0  # next 00:00 UTC
-        self._period = math.floor(self.now / self.stream_period)
-
-    @property
-    def user_budget(self) -> str:
-        return f"budget/user/{self.subject}/{self.day}"
-
-    @property
-    def global_shard(self) -> str:
-        return self.global_shards[self.shard]
-
-    @property
-    def global_shards(self) -> list[str]:
-        return [f"budget/global/{self.day}/{shard}" for shard in range(GLOBAL_BUDGET_SHARDS)]
-
-    @property
-    def budget_ttl(self) -> int:
-        return int(self.day_end - self.now) + 3600
-
-    # Open streams are counted per period as long as the longest answer: a slot is taken in
-    # the current period's counter and given back to that same counter, and admission reads
-    # this period's and the last one's. A counter is never read after its two periods, so a
-    # slot that outlives them (a hung instance) lapses once and cannot drive a live count
-    # below zero or be freed twice.
-    @property
-    def streams(self) -> str:
-        return f"streams/{self.subject}/{self._period}"
-
-    @property
-    def earlier_streams(self) -> str:
-        return f"streams/{self.subject}/{self._period - 1}"
-
-    @property
-    def stream_ttl(self) -> int:
-        return 3 * self.stream_period
 
 
 def _stream_period(config: Config) -> int:
@@ -315,7 +262,7 @@ _BUDGET_MESSAGES = {"global_token_budget": "The app's daily quota is used up",
                     "user_token_budget": "Your daily quota is used up"}
 
 
-def _budget_refusal(budget: int, used: int, reason: str, keys: _Keys,
+def _budget_refusal(budget: int, used: int, reason: str, keys: ChatKeys,
                     now: float) -> ApiError | None:
     if used < budget:
         return None

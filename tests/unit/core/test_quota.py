@@ -14,6 +14,7 @@ import types
 import pytest
 
 import core.quota as quota_module
+import core.quota_keys as quota_keys
 from core.config import ConfigError, load_config
 from core.errors import ApiError
 from core.quota import Quota
@@ -363,7 +364,7 @@ def shards(monkeypatch) -> Shards:
 
 def shard_counts(counters) -> dict[int, int]:
     """The deployment's budget in `counters`, shard by shard (those above 0)."""
-    keys = quota_module._Keys("uid:any", time.time(), 60).global_shards
+    keys = quota_keys.ChatKeys("uid:any", time.time(), 60).global_shards
     return {shard: count for shard, count in enumerate(counters.read_many(keys)) if count}
 
 
