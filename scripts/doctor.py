@@ -1,14 +1,17 @@
 """The production checklist, by machine: secrets and who may read them, each function's identity
-and settings, the Firestore TTL policy, and the live site's security headers.
+and settings, the Firestore TTL policy, the live site's security headers, the alerts and the
+billing budget.
 
 Usage: .venv/bin/python scripts/doctor.py --project ID [--region R] [--site URL] [--origin URL]...
+       [--billing-account ID]
 Prints `✔ text` or `✘ text — fix: <command>` per check and exits 1 if any failed. It reads only:
 `gcloud` (env GCLOUD overrides the command), Secret Manager (metadata and IAM, never a value),
 the site's response headers and, when App Check is on, the web app's public /config.json. It
 never prints a secret value, nor an environment value other than origins, service accounts and
 the App Check mode. Settings are read by functions/core/config.py's own rules (one boolean rule).
-The checks of each function and secret are in scripts/doctor_checks.py; the project-wide ones
-(IAM, Firestore TTL, the site, App Check's wiring) are here.
+The checks of each function and secret are in scripts/doctor_checks.py, those of the alerts and
+the budget in scripts/doctor_monitoring.py; the project-wide ones (IAM, Firestore TTL, the site,
+App Check's wiring) are here.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy
 sys.path.insert(0, _HERE)
 from doctor_checks import (FUNCTIONS, check_function, check_secret,  # noqa: E402  (beside this)
                            require_auth_state, tool)
+from doctor_monitoring import check_budget, check_monitoring  # noqa: E402  (beside this)
 
 __all__ = ["main", "require_auth_state"]
 
@@ -173,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="an extra allowed https origin (a custom domain); repeatable")
     parser.add_argument("--allow-anonymous", action="store_true",
                         help="REQUIRE_AUTH=false on chat is intended")
+    parser.add_argument("--billing-account", default="",
+                        help="deploy.env's BILLING_ACCOUNT: check the project's billing budget")
     args = parser.parse_args(argv)
     args.site = args.site or f"https://{args.project}.web.app"
     args.origins = {f"https://{args.project}.web.app", f"https://{args.project}.firebaseapp.com",
@@ -206,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             check_secret(report, client, name, args)
     check_project_iam(report, args)
     check_ttl(report, args)
+    check_monitoring(report, gcloud, args)
+    check_budget(report, gcloud, args)
     check_site(report, args)
     check_app_check(report, args)
     if report.failed:

@@ -16,7 +16,7 @@ import sys
 CHAT_URL = "https://chat-abc-uc.a.run.app"
 SECRET_VERSION = "3"
 APIS = ("cloudfunctions", "run", "cloudbuild", "artifactregistry", "secretmanager", "firestore",
-        "iam", "cloudresourcemanager", "firebasehosting")
+        "iam", "cloudresourcemanager", "firebasehosting", "logging", "monitoring", "billingbudgets")
 
 
 def default_state() -> dict:
@@ -44,6 +44,11 @@ def gcloud(args: list[str], state: dict, record: dict) -> int:
         print(f"ERROR: (gcloud.{command.replace(' ', '.')}) INVALID_ARGUMENT: try again",
               file=sys.stderr)
         return 1
+    import fake_monitoring  # beside this script (it runs as one)
+
+    answered = fake_monitoring.gcloud(words, lambda name: flag(args, name), state)
+    if answered is not None:
+        return answered
     if words[:2] == ["auth", "list"]:
         if state["account"]:
             print(state["account"])

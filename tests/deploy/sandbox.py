@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import sys
 
+from .fake_ci_identity import PROJECT_NUMBER
+from .fake_monitoring import ALERT_CHANNEL, ALERT_EMAIL
 from .fake_tools import CHAT_URL, SECRET_VERSION, default_state
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,7 +32,9 @@ _COPIED = ("deploy.sh", "scripts/deploy", "deploy.env.example", "firebase.json",
 
 def placeholders_resolved(line: str) -> str:
     """A plan line with what the read-only calls answer in the sandbox."""
-    line = line.replace("<chat-url>", CHAT_URL)
+    line = line.replace("<project-number>", PROJECT_NUMBER)
+    line = line.replace("<chat-url>", CHAT_URL).replace("<alert channel>", ALERT_CHANNEL)
+    line = line.replace("<ALERT_EMAIL>", ALERT_EMAIL)
     for name in ("GEMINI_API_KEY", "SECRET_KEY"):
         line = line.replace(f"<version of {name}>", SECRET_VERSION)
     return line

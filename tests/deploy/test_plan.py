@@ -109,10 +109,11 @@ def test_all_is_health_auth_chat_then_ttl_then_hosting(golden_plans):
     assert [c[3] for c in steps[:2]] == ["SECRET_KEY", "GEMINI_API_KEY"]
     assert [c for c in steps if "version" in c] == steps[:2]
 
-    # Otherwise it is the single-target plans one after the other (the TTL step only once).
+    # Otherwise it is the single-target plans one after the other (the TTL step only once;
+    # monitoring, without ALERT_EMAIL, only says it is skipped: test_monitoring.py).
     def rest(text):
         return [line for line in text.splitlines() if " version " not in line
-                and "firestore fields ttls" not in line]
+                and "firestore fields ttls" not in line and "# monitoring skipped" not in line]
 
     assert rest(plan) == [line for fn in ("health", "auth", "chat", "hosting")
                           for line in rest(golden_plans[fn])]
@@ -184,19 +185,27 @@ def sample(key: str) -> str:
             "REQUIRE_AUTH": "false", "CHECK_REVOKED": "true", "CHAT_ENABLED": "false",
             "GEMINI_MODEL": "gemini-2.5-pro", "LOG_LEVEL": "WARNING", "APP_CHECK": "monitor",
             "GEMINI_MODELS": "gemini-2.5-flash:1,gemini-2.5-pro:8", "ATTACHMENT_TYPES": "image/png",
-            "APP_CHECK_SITE_KEY": "6LcZq9AAAAAAAJ3t-sample_site-key-000000"}.get(key, "7")
+            "APP_CHECK_SITE_KEY": "6LcZq9AAAAAAAJ3t-sample_site-key-000000",
+            "ALERT_EMAIL": "oncall@example.com", "BILLING_ACCOUNT": "0A0A0A-0A0A0A-0A0A0A",
+            "BUDGET_AMOUNT": "75"}.get(key, "7")
 
 
 def test_example_documents_every_setting_and_each_one_matters(sandbox):
     keys = example_keys()
     required = {"REGION", "REQUIRE_AUTH", "ALLOWED_EMAILS", "ALLOWED_DOMAINS", "EXTRA_ORIGINS",
                 "GEMINI_MODEL", "RATE_LIMITS", "DAILY_TOKEN_BUDGET", "GLOBAL_DAILY_TOKEN_BUDGET",
-                "MIN_INSTANCES"} | {f"{knob}_{fn.upper()}" for fn in FUNCTIONS
-                                    for knob in ("MAX_INSTANCES", "MEMORY", "CONCURRENCY")}
+                "MIN_INSTANCES", "ALERT_EMAIL", "BILLING_ACCOUNT", "BUDGET_AMOUNT"} | {
+                    f"{knob}_{fn.upper()}" for fn in FUNCTIONS
+                    for knob in ("MAX_INSTANCES", "MEMORY", "CONCURRENCY")}
     assert required <= set(keys)
     assert len(keys) == len(set(keys))
     base = "CPU_HEALTH=1\n"  # so that CONCURRENCY_HEALTH may be above 1
-    lines = {"baseline": base, **{key: f"{base}{key}={sample(key)}\n" for key in keys}}
+    # `all` sets up the alerts and a budget: the thresholds and the budget show in the plan; the
+    # address does not (test_monitoring.py), it matters by turning the alerts on.
+    alerts = "ALERT_EMAIL=ops@example.com\nBILLING_ACCOUNT=01A2B3-C4D5E6-F7A8B9\nBUDGET_AMOUNT=50\n"
+    lines = {"baseline": base + alerts, "ALERT_EMAIL": f"{base}ALERT_EMAIL={sample('ALERT_EMAIL')}\n",
+             **{key: f"{base}{alerts}{key}={sample(key)}\n" for key in keys if key != "ALERT_EMAIL"},
+             "no alerts": base}
 
     def plan_with(name):
         (sandbox.repo / f"deploy.env.{name}").write_text(lines[name])
@@ -205,7 +214,8 @@ def test_example_documents_every_setting_and_each_one_matters(sandbox):
     with ThreadPoolExecutor(max_workers=4) as pool:
         plans = dict(zip(lines, pool.map(plan_with, lines)))
     for key in keys:
-        assert plans[key] != plans["baseline"], f"{key} in deploy.env.example changes nothing"
+        baseline = plans["no alerts" if key == "ALERT_EMAIL" else "baseline"]
+        assert plans[key] != baseline, f"{key} in deploy.env.example changes nothing"
 
 
 @pytest.mark.parametrize("args, env, message", [

@@ -15,7 +15,8 @@ from .sandbox import ROOT
 SHEBANG = re.compile(rb"^#!\s*(/usr/bin/env\s+)?(/usr)?(/bin/)?(ba|da)?sh\b")
 # deploy.sh's parts: each is checked on its own, and all of them in place in deploy.sh
 DEPLOY_PARTS = {"scripts/deploy/settings.sh", "scripts/deploy/commands.sh",
-                "scripts/deploy/functions.sh", "scripts/deploy/hosting.sh"}
+                "scripts/deploy/functions.sh", "scripts/deploy/hosting.sh",
+                "scripts/deploy/monitoring.sh", "scripts/deploy/ci_identity.sh"}
 SOURCE = re.compile(r"^source (scripts/deploy/[a-z_]+\.sh)$", re.MULTILINE)
 
 

@@ -24,6 +24,8 @@ from unittest import mock
 import pytest
 from fake_secret_manager import serve  # devtools/ (pytest pythonpath)
 
+from .live_monitoring import BILLING_ACCOUNT, live_state
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 PROJECT = "jette-prod"
@@ -180,14 +182,16 @@ class Production:
                               "rate_limits/fields/expire_at", "ttlConfig": {"state": "ACTIVE"}}]
         self.project_policy = {"etag": "BwY=", "version": 1, "bindings": [
             {"role": "roles/owner", "members": [f"user:ops@{PROJECT}.example"]}]}
+        self.monitoring = live_state(PROJECT)  # what ./deploy.sh monitoring made
         fake.fake.put(PROJECT, "GEMINI_API_KEY", CANARY.encode(),
                       accessors=(f"serviceAccount:{SA['chat']}",))
         fake.fake.put(PROJECT, "SECRET_KEY", b"k" * 8 + b"0123456789abcdefghijklmnopqrstuvwxyz",
                       accessors=(f"serviceAccount:{SA['chat']}", f"serviceAccount:{SA['auth']}"))
 
     def env(self) -> dict[str, str]:
-        self.state_path.write_text(json.dumps({"functions": self.functions, "ttls": self.ttls,
-                                               "project_policy": self.project_policy}))
+        self.state_path.write_text(json.dumps({
+            "functions": self.functions, "ttls": self.ttls, "project_policy": self.project_policy,
+            **self.monitoring, "billing_account": BILLING_ACCOUNT}))
         gcloud = shlex.join([sys.executable, str(ROOT / "tests" / "ops" / "fake_gcloud.py")])
         return {"GCLOUD": gcloud, "FAKE_GCLOUD_STATE": str(self.state_path),
                 "FAKE_GCLOUD_LOG": str(self.log_path), "SECRET_MANAGER_ENDPOINT": self.fake.url}
@@ -196,7 +200,8 @@ class Production:
         return [json.loads(line) for line in self.log_path.read_text().splitlines()]
 
     def args(self) -> list[str]:
-        return ["--project", PROJECT, "--region", REGION, "--site", self.site.url]
+        return ["--project", PROJECT, "--region", REGION, "--site", self.site.url,
+                "--billing-account", BILLING_ACCOUNT]
 
 
 @pytest.fixture

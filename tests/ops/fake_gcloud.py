@@ -1,7 +1,8 @@
 """A stand-in for the `gcloud` commands scripts/doctor.py runs, answering from a JSON state file.
 
 FAKE_GCLOUD_STATE names the state ({"functions": {name: describe-JSON}, "ttls": [...],
-"project_policy": {...}}); each call's argv is appended to FAKE_GCLOUD_LOG as a JSON line.
+"project_policy": {...}, "metrics", "policies", "channels", "budgets": [...], "billing_account"});
+each call's argv is appended to FAKE_GCLOUD_LOG as a JSON line.
 """
 
 import json
@@ -27,6 +28,16 @@ elif args[:4] == ["firestore", "fields", "ttls", "list"]:
     answer = state["ttls"]
 elif args[:2] == ["projects", "get-iam-policy"]:
     answer = state["project_policy"]
+elif args[:3] == ["logging", "metrics", "list"] or args[:4] in (
+        ["alpha", "monitoring", "policies", "list"], ["beta", "monitoring", "channels", "list"]):
+    answer = state[args[1] if args[0] == "logging" else args[2]]
+    if answer is None:  # None: the caller may not read them
+        sys.exit(f"ERROR: (gcloud.{'.'.join(args[:args.index('list') + 1])}) PERMISSION_DENIED")
+elif args[:3] == ["billing", "budgets", "list"]:
+    account = args[args.index("--billing-account") + 1]
+    if account != state["billing_account"]:
+        sys.exit(f"ERROR: (gcloud.billing.budgets.list) PERMISSION_DENIED: billingAccounts/{account}")
+    answer = state["budgets"]
 else:
     print(f"ERROR: (gcloud) Invalid choice: {args[:2]}", file=sys.stderr)
     sys.exit(2)
