@@ -2,10 +2,13 @@
 (signed by a key made at test time; only the download of Google's certificate list is replaced),
 and the request's log context: a refusal before sign-in names the caller by its address
 pseudonym, a verified user by its uid pseudonym from then on; core.auth does not need core.http
-for it. The log-context tests replace firebase-admin's token check (Google's side) instead."""
+for it. The log-context tests replace firebase-admin's token check (Google's side) instead.
+Verified tokens are remembered: not verified again until they expire, per project and mode, by
+an HMAC of the token only, never a refused one, and never with CHECK_REVOKED."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import subprocess
@@ -15,10 +18,11 @@ import time
 import flask
 import pytest
 from firebase_admin import _token_gen
+from firebase_admin import auth as firebase_auth
 
 import core.auth as auth_module
 from core import log
-from core.auth import authenticate, verify_bearer
+from core.auth import CLOCK_SKEW_S, authenticate, verify_bearer
 from core.config import load_config
 from core.errors import ApiError
 from core.identity import anonymous, pseudonym
@@ -230,3 +234,138 @@ def test_authenticate_applies_the_sign_in_policy(google, request_context, settin
     with pytest.raises(ApiError) as refused:
         authenticate(request, config)
     assert (refused.value.status, refused.value.reason) == refusal
+
+
+# --- verified tokens remembered until they expire (core.auth._VerifiedTokens) -----------------
+
+@pytest.fixture(autouse=True)
+def no_token_remembered(monkeypatch):
+    """Every test starts with an empty cache of verified tokens."""
+    monkeypatch.setattr(auth_module, "_VERIFIED",
+                        auth_module._VerifiedTokens(auth_module.VERIFIED_TOKENS_KEPT))
+
+
+@pytest.fixture
+def verifications(monkeypatch) -> list[dict]:
+    """The calls of firebase-admin's verify_id_token, which still runs."""
+    calls: list[dict] = []
+    real = auth_module.firebase_auth.verify_id_token
+
+    def counted(token, **options):
+        calls.append(options)
+        return real(token, **options)
+
+    monkeypatch.setattr(auth_module.firebase_auth, "verify_id_token", counted)
+    return calls
+
+
+def remembered() -> list:
+    return list(auth_module._VERIFIED._entries.items())
+
+
+def test_a_token_verified_once_is_not_verified_again_while_valid(google, request_context,
+                                                                 verifications, captured):
+    token = id_token(KEY)
+    first = verify_bearer(request_context(bearer(token)), SIGNED)
+    again = authenticate(request_context(bearer(token)), SIGNED)
+    assert again == first and again.uid == UID
+    assert log.subject() == first.subject  # a remembered user still names the request's lines
+    assert len(verifications) == 1 and google.requested == [("GET", CERT_URL)]
+    assert [line["event"] for line in captured()] == ["auth_success"]
+
+
+def test_an_entry_ends_with_its_token_and_is_then_verified_afresh(google, request_context,
+                                                                  verifications, monkeypatch):
+    issued = time.time()
+    token = id_token(KEY, exp=int(issued) + 60)
+    verify_bearer(request_context(bearer(token)), SIGNED)
+    monkeypatch.setattr(auth_module.time, "time", lambda: issued + 55)
+    verify_bearer(request_context(bearer(token)), SIGNED)
+    assert len(verifications) == 1
+    # Past exp (and the clock skew firebase-admin allows as well): firebase-admin is asked
+    # again, and the token is refused as it would be without the cache.
+    monkeypatch.setattr(auth_module.time, "time", lambda: issued + 61 + CLOCK_SKEW_S)
+    with pytest.raises(ApiError) as refused:
+        verify_bearer(request_context(bearer(token)), SIGNED)
+    assert refused.value.reason == "expired"
+    assert len(verifications) == 2 and remembered() == []
+
+
+def test_at_most_the_set_number_of_tokens_is_kept_least_recently_used_first_out(
+        google, request_context, verifications, monkeypatch):
+    monkeypatch.setattr(auth_module, "_VERIFIED", auth_module._VerifiedTokens(2))
+    a, b, c = (id_token(KEY, sub=f"user-{n}", user_id=f"user-{n}") for n in range(3))
+    for token in (a, b, a, c, a, b):  # c pushes out b, the least recently used; then b a
+        verify_bearer(request_context(bearer(token)), SIGNED)
+    assert len(verifications) == 4  # a, b, c, and b again
+    assert len(remembered()) == 2
+
+
+def test_the_token_is_no_key_or_value_of_the_cache(google, request_context):
+    token = id_token(KEY)
+    identity = verify_bearer(request_context(bearer(token)), SIGNED)
+    [(key, (kept, times))] = remembered()
+    assert kept == identity
+    stored = repr((key, dataclasses.asdict(kept), times))
+    assert all(part not in stored for part in token.split(".") if part)
+    assert token.encode() not in key and key[0] == PROJECT  # an HMAC, per project
+
+
+def test_an_entry_serves_only_its_project(google, request_context, verifications):
+    token = id_token(KEY)
+    verify_bearer(request_context(bearer(token)), SIGNED)
+    other = dataclasses.replace(SIGNED, project_id="other-project")  # same SECRET_KEY
+    with pytest.raises(ApiError) as refused:
+        verify_bearer(request_context(bearer(token)), other)
+    assert refused.value.reason == "invalid"  # the token's audience is the first project
+    assert len(verifications) == 2
+
+
+def test_a_token_accepted_by_the_emulator_is_not_accepted_without_it(google, request_context,
+                                                                     monkeypatch):
+    token = emulator_token()  # unsigned: only the emulator accepts it
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
+    assert verify_bearer(request_context(bearer(token)), SIGNED).uid == UID
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST")
+    with pytest.raises(ApiError) as refused:
+        verify_bearer(request_context(bearer(token)), SIGNED)
+    assert refused.value.reason == "invalid"
+
+
+@pytest.mark.parametrize("token_of", [lambda: id_token(OTHER_KEY), lambda: "not-a-jwt"])
+def test_a_refused_token_is_never_kept(google, request_context, verifications, token_of):
+    token = token_of()
+    for _ in range(2):
+        with pytest.raises(ApiError):
+            verify_bearer(request_context(bearer(token)), SIGNED)
+    assert len(verifications) == 2 and remembered() == []
+
+
+@pytest.mark.parametrize("error, reason", [
+    (firebase_auth.RevokedIdTokenError("revoked"), "revoked"),
+    (firebase_auth.UserDisabledError("disabled"), "disabled")])
+def test_a_revoked_or_disabled_session_is_never_kept(request_context, monkeypatch, error,
+                                                     reason):
+    asked = []
+
+    def refuse(token, **options):
+        asked.append(options)
+        raise error
+
+    monkeypatch.setattr(auth_module.firebase_auth, "verify_id_token", refuse)
+    for _ in range(2):
+        with pytest.raises(ApiError) as refused:
+            verify_bearer(request_context(bearer("t")), CONFIG)
+        assert refused.value.reason == reason
+    assert len(asked) == 2 and remembered() == []
+
+
+def test_with_check_revoked_every_request_asks_google(request_context, monkeypatch):
+    config = dataclasses.replace(CONFIG, check_revoked=True)
+    asked = []
+    monkeypatch.setattr(auth_module.firebase_auth, "verify_id_token",
+                        lambda token, **options: asked.append(options) or claims())
+    for _ in range(3):
+        assert verify_bearer(request_context(bearer("t")), config).uid == "u-1"
+    assert [options["check_revoked"] for options in asked] == [True, True, True]
+    assert remembered() == []
