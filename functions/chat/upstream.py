@@ -33,6 +33,9 @@ from upstream_errors import classify, status_of, upstream_failure
 MAX_ATTEMPTS = 3
 FIRST_BACKOFF_S = 0.5
 COUNT_TOKENS_TIMEOUT_S = 10
+# A first attempt starts within this of its deadline's start; a retry, after a backoff of at
+# least 0.4 s, never does (_for_attempt).
+PRESET_SLACK_S = 0.05
 MEDIA_COUNTS_KEPT = 512  # attachments' token counts remembered per instance (by a hash of the bytes)
 # Finish reasons that mean "stopped by a filter"; with no text at all the answer is `blocked`.
 FILTERED = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
@@ -47,26 +50,47 @@ class Chunk:
 class Gemini:
     def __init__(self, config: Config):
         self._config = config
-        self._client: genai.Client | None = None
+        self._clients: dict[bool, genai.Client] = {}  # preset? -> the client
+        self._tls: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         # (model, SHA-256 of the bytes) -> Gemini's token count: a history re-sends the same
         # PDF with every turn, and it is counted once. Counts only, never the bytes.
         self._media_tokens: OrderedDict[tuple[str, bytes], int] = OrderedDict()
 
-    def client(self) -> genai.Client:
-        """Built on first use, once per instance, safely under concurrent first requests."""
-        if self._client is None:
+    def client(self, preset: bool = False) -> genai.Client:
+        """Built on first use, once per instance, safely under concurrent first requests. The
+        preset one sends SYSTEM_PROMPT, MAX_OUTPUT_TOKENS and the whole GEMINI_TIMEOUT_S with
+        every request itself (_for_attempt); the plain one sends what each request says."""
+        if preset not in self._clients:
             with self._lock:
-                if self._client is None:
-                    tls = _tls_context()
-                    local = {"base_url": self._config.gemini_base_url, "api_version": "v1beta"} \
-                        if self._config.gemini_base_url else {}
-                    options = types.HttpOptions(client_args={"verify": tls},
-                                                async_client_args={"verify": tls, "ssl": tls},
-                                                **local)
-                    self._client = genai.Client(api_key=self._config.gemini_api_key,
-                                                http_options=options)
-        return self._client
+                if preset not in self._clients:
+                    self._clients[preset] = genai.Client(api_key=self._config.gemini_api_key,
+                                                         http_options=self._options(preset))
+        return self._clients[preset]
+
+    def _options(self, preset: bool) -> types.HttpOptions:
+        if self._tls is None:
+            self._tls = _tls_context()
+        options: dict = {"client_args": {"verify": self._tls},
+                         "async_client_args": {"verify": self._tls, "ssl": self._tls}}
+        if self._config.gemini_base_url:
+            options.update(base_url=self._config.gemini_base_url, api_version="v1beta")
+        if preset:
+            options.update(timeout=int(self._config.gemini_timeout_s * 1000), extra_body={
+                "systemInstruction": {"parts": [{"text": self._config.system_prompt}]},
+                "generationConfig": {"maxOutputTokens": self._config.max_output_tokens}})
+        return types.HttpOptions(**options)
+
+    def _for_attempt(self, turn: Turn, remaining_s: float
+                     ) -> tuple[genai.Client, types.GenerateContentConfig | None]:
+        """The client and the per-request config of one attempt. A first attempt without the
+        user's instructions needs no config: the preset client sends the same systemInstruction,
+        maxOutputTokens and timeout (the whole deadline), and google-genai spends ~0.35 ms of CPU
+        converting any per-request config, and ~20 ms building its schema at an instance's
+        first request (scripts/bench_streams.py, scripts/bench_cold_start.py)."""
+        if not turn.instructions and self._config.gemini_timeout_s - remaining_s < PRESET_SLACK_S:
+            return self.client(preset=True), None
+        return self.client(), self._request_config(turn, remaining_s)
 
     def complete(self, turn: Turn, meter: Meter) -> Chunk:
         """One whole answer (JSON mode)."""
@@ -74,9 +98,9 @@ class Gemini:
         model = self._model(turn)
 
         def attempt(remaining: float) -> Chunk:
-            response = self.client().models.generate_content(
-                model=model, contents=turn.contents(),
-                config=self._request_config(turn, remaining))
+            client, config = self._for_attempt(turn, remaining)
+            response = client.models.generate_content(model=model, contents=turn.contents(),
+                                                      config=config)
             return read_chunk(response, meter, first=True)
 
         return self._with_retries(attempt, deadline, meter)
@@ -87,9 +111,9 @@ class Gemini:
         model = self._model(turn)
 
         def attempt(remaining: float) -> tuple[Chunk, Iterator]:
-            stream = self.client().models.generate_content_stream(
-                model=model, contents=turn.contents(),
-                config=self._request_config(turn, remaining))
+            client, config = self._for_attempt(turn, remaining)
+            stream = client.models.generate_content_stream(model=model, contents=turn.contents(),
+                                                           config=config)
             try:
                 first = next(stream, None)
                 if first is None:

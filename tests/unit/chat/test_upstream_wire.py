@@ -159,6 +159,24 @@ def test_a_503_then_an_answer_records_only_the_answer(gemini):
     assert (meter.usage, meter.final, meter.output) == (METERED, True, ["Hel", "lo"])
 
 
+def test_a_first_attempt_sends_its_settings_from_the_client_and_a_retry_its_own(gemini,
+                                                                                monkeypatch):
+    """The common first attempt needs no per-request config (google-genai's conversion of one
+    costs CPU): the preset client sends SYSTEM_PROMPT, MAX_OUTPUT_TOKENS and the whole deadline.
+    A retry, after its backoff, sends the same settings with the time that is left."""
+    monkeypatch.setattr(upstream, "FIRST_BACKOFF_S", 0.1)  # longer than PRESET_SLACK_S
+    wire = Wire(status(503), body())
+    assert gemini(wire).complete(TURN, Meter()) == Chunk("Hi", "STOP")
+    first, retry = wire.requests
+    for request in (first, retry):
+        sent = json.loads(request.content)
+        assert sent["systemInstruction"]["parts"] == [{"text": "Be brief."}]
+        assert sent["generationConfig"]["maxOutputTokens"] == 100
+        assert sent["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
+    assert first.extensions["timeout"]["read"] == CONFIG.gemini_timeout_s
+    assert 0 < retry.extensions["timeout"]["read"] <= CONFIG.gemini_timeout_s - 0.08
+
+
 def test_a_400_is_not_retried_and_bills_nothing(gemini):
     wire, meter = Wire(status(400), body()), Meter()
     assert failure(gemini(wire).complete, TURN, meter).code == "upstream_error"
