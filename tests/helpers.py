@@ -3,6 +3,7 @@ loops, and the one fake of Gemini's answer stream that chat's unit tests share."
 
 from __future__ import annotations
 
+import os
 import pathlib
 import time
 from typing import Callable, TypeVar
@@ -61,3 +62,19 @@ class GeminiStream:
 
     def close(self) -> None:
         self.closed = True
+
+
+def left_behind(tmp_path: pathlib.Path) -> list[str]:
+    """Live processes whose output goes to a file under `tmp_path`, or named in their argv:
+    what the script started (procs.Process sends each one's output to its log)."""
+    inside = f"{tmp_path}/"
+    found = []
+    for proc in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            output = os.readlink(proc / "fd" / "1")
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:  # ended while we looked, or a zombie
+            continue
+        if output.startswith(inside) or inside in argv:
+            found.append(f"{proc.name}: {argv.replace(chr(0), ' ')}")
+    return found

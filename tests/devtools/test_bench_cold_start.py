@@ -19,7 +19,7 @@ import tempfile
 import bench_cold_start  # scripts/ (pytest pythonpath)
 import procs  # devtools/ (pytest pythonpath)
 
-from tests.helpers import ROOT, wait_until
+from tests.helpers import ROOT, left_behind, wait_until
 
 SCRIPT = ROOT / "scripts" / "bench_cold_start.py"
 ROW = re.compile(r"^(\S+) +(\d+) +(\d+) +(\d+) +([\d.]+|-) +([\d.]+|-)$")
@@ -32,22 +32,6 @@ def bench(tmp_path: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     return subprocess.run([sys.executable, str(SCRIPT), "--python", "current", *args], env=env,
                           capture_output=True, text=True, timeout=110, stdin=subprocess.DEVNULL)
-
-
-def left_behind(tmp_path: pathlib.Path) -> list[str]:
-    """Live processes whose output goes to a file under `tmp_path`, or named in their argv:
-    what the script started (procs.Process sends each one's output to its log)."""
-    inside = f"{tmp_path}/"
-    found = []
-    for proc in pathlib.Path("/proc").glob("[0-9]*"):
-        try:
-            output = os.readlink(proc / "fd" / "1")
-            argv = (proc / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:  # ended while we looked, or a zombie
-            continue
-        if output.startswith(inside) or inside in argv:
-            found.append(f"{proc.name}: {argv.replace(chr(0), ' ')}")
-    return found
 
 
 def test_a_quick_run_prints_every_variant_and_the_goals_with_numbers(tmp_path):
@@ -73,7 +57,8 @@ def test_a_quick_run_prints_every_variant_and_the_goals_with_numbers(tmp_path):
 
 def test_sigterm_mid_run_stops_every_process_it_started(tmp_path):
     process = subprocess.Popen([sys.executable, str(SCRIPT), "--python", "current", "--quick",
-                                "--runs", "100", "--only", "health"], env={**os.environ, "TMPDIR": str(tmp_path)},
+                                "--runs", "100", "--only", "health"],
+                               env={**os.environ, "TMPDIR": str(tmp_path)},
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

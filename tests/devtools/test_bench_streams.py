@@ -16,8 +16,7 @@ import gemini_standin  # devtools/ (pytest pythonpath)
 import requests
 import stream_burst  # scripts/
 
-from tests.devtools.test_bench_cold_start import left_behind
-from tests.helpers import ROOT
+from tests.helpers import ROOT, left_behind
 
 SCRIPT = ROOT / "scripts" / "bench_streams.py"
 NUMBER = r"(\d+(?:\.\d+)?)"
