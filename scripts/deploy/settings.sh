@@ -137,7 +137,8 @@ else
   models="GEMINI_MODEL=${gemini_model:-gemini-2.5-flash}"
 fi
 
-# Per-function knob: <KNOB>_<FN> from deploy.env, else this default.
+# Per-function knob: <KNOB>_<FN> from deploy.env, else this default. CONCURRENCY (also THREADS)
+# is measured: chat's is bound by memory, auth's by CPU (deploy.env.example says how).
 knob() {  # knob KNOB FN
   local fallback
   case "$1:$2" in
