@@ -37,13 +37,6 @@ ci_grant_condition() {  # projectIamAdmin, limited to granting (or removing) CI_
     "accounts of the functions these roles and no other;expression=$expression"
 }
 
-ensure_account() {  # ensure_account ID DISPLAY DESCRIPTION: a service account, made if missing
-  probe gcloud iam service-accounts describe "$1@$project.iam.gserviceaccount.com" \
-    --project="$project" --format='value(email)' ||
-    note="only if the describe above failed" run gcloud iam service-accounts create "$1" \
-      --project="$project" --display-name="$2" --description="$3"
-}
-
 deploy_ci_identity() {
   local deployer="$CI_ACCOUNT@$project.iam.gserviceaccount.com" fn secret role line secrets=()
   local at=(--location=global "--project=$project") pool provider

@@ -33,3 +33,10 @@ run_retrying() {  # a fresh service account takes a while to be visible to IAM
     echo "deploy: retrying in $((attempt * 10))s" >&2; sleep $((attempt * 10))
   done
 }
+
+ensure_account() {  # ensure_account ID DISPLAY DESCRIPTION: a service account, made if missing
+  probe gcloud iam service-accounts describe "$1@$project.iam.gserviceaccount.com" \
+    --project="$project" --format='value(email)' ||
+    note="only if the describe above failed" run gcloud iam service-accounts create "$1" \
+      --project="$project" --display-name="$2" --description="$3"
+}

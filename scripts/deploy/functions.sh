@@ -59,11 +59,8 @@ deploy_function() {
   joined=$(IFS=$'\n'; echo "${envs[*]}")
   joined="^$delimiter^${joined//$'\n'/$delimiter}"
 
-  probe gcloud iam service-accounts describe "$sa" \
-    --project="$project" --format='value(email)' ||
-    note="only if the describe above failed" run gcloud iam service-accounts create "$fn-fn" \
-      --project="$project" --display-name="Jette $fn function" \
-      --description="Runtime identity of the $fn Cloud Function (deploy.sh)"
+  ensure_account "$fn-fn" "Jette $fn function" \
+    "Runtime identity of the $fn Cloud Function (deploy.sh)"
   local role secret pins=()
   for role in "${roles[@]}"; do
     run_retrying gcloud projects add-iam-policy-binding "$project" \
