@@ -29,8 +29,8 @@ def lint(*args: str, text: str | None = None) -> list[dict]:
     if shutil.which("shellcheck") is None:  # without it, run: scripts would go unchecked
         pytest.fail("shellcheck is not installed: ./scripts/setup.sh --test-services says how")
     result = subprocess.run([str(JACTIONLINT), "--profile=pedantic", "--no-online", "--no-color",
-                             "--no-hints", "--format=json", *args], cwd=ROOT, input=text, capture_output=True,
-                            text=True, timeout=120)
+                             "--no-hints", "--format=json", *args], cwd=ROOT, input=text,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode in (0, 1) and not result.stderr, result.stderr
     return json.loads(result.stdout)
 
@@ -51,9 +51,9 @@ def readme_test_command() -> str:
     return line.split("#", 1)[0].strip()
 
 
-def test_every_workflow_lints_clean():
+def test_every_workflow_and_dependabot_lints_clean():
     assert {"ci.yml", "deploy.yml"} <= set(names())
-    findings = lint(*(f".github/workflows/{name}" for name in names()))
+    findings = lint(*(f".github/workflows/{name}" for name in names()), ".github/dependabot.yml")
     assert findings == [], "\n".join(f"{f['filepath']}:{f['line']}: {f['message']} [{f['id']}]"
                                      for f in findings)
 
