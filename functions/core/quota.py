@@ -8,13 +8,13 @@ freed); chat's billing.Bill does both.
 
 A budget is overspent by at most one answer's reservation, however many requests race. The
 user's is one counter: the commit that counts a request adds its reservation and returns the
-exact total. The deployment's is GLOBAL_BUDGET_SHARDS counters (core.quota_keys): the commit
-adds it to a random one, then all are read, as they were right after that commit (Firestore) or
-later (others). Either is admitted while the total less its own reservation is below the budget. The admitted
-request that committed last saw every admitted reservation (or its charge): all before it
-fit, and it adds one. A refusal gives its reservation back on its own shard (no read sees a
-share below zero). Read later than the commit, racing requests can all see each other's
-reservations and all be refused; read at it, as with one counter, only earlier ones count.
+exact total. So is the deployment's on Redis and memory://. On Firestore, which sustains about
+one write per second per document, it is GLOBAL_BUDGET_SHARDS counters (core.quota_keys): the
+commit adds the reservation to a random one, then all are read as they were at that commit.
+Either way a request is admitted while the total less its own reservation is below the budget,
+counting exactly the reservations committed before it: the admitted request that committed
+last saw every admitted reservation (or its charge), all before it fit, and it adds one. A
+refusal gives its reservation back on its own shard (no read sees a share below zero).
 
 If the shared store fails, a per-instance in-memory limiter takes over for an incident window
 for the auth function's limits; chat, which spends the budgets, is refused (503) meanwhile.
@@ -37,7 +37,7 @@ from . import log
 from .config import Config, ConfigError
 from .counters import Counters, open_storage
 from .errors import ApiError
-from .quota_keys import GLOBAL_BUDGET_SHARDS, ChatKeys
+from .quota_keys import ChatKeys, shards_for
 
 __all__ = ["Quota", "Admission"]
 
@@ -52,6 +52,7 @@ class Quota:
         self.chat_items = _parse("RATE_LIMITS", config.rate_limits)
         self.auth_items = _parse("AUTH_RATE_LIMITS", config.auth_rate_limits)
         self._store = Counters(open_storage(config.rate_limit_storage, config.project_id))
+        self._shards = shards_for(config.rate_limit_storage)
         self._fallback = Counters(MemoryStorage())
         self._down_until = 0.0
         self._lock = threading.Lock()
@@ -67,7 +68,7 @@ class Quota:
         that order keeps the budgets)."""
         now = time.time()
         keys = ChatKeys(subject, now, _stream_period(self._config),
-                     shard=random.randrange(GLOBAL_BUDGET_SHARDS))
+                        shard=random.randrange(self._shards), shards=self._shards)
         reserve = max(0, int(reserve_tokens))
         counts, counters = self._run("incr_many", self._chat_ops(subject, keys, 1, reserve),
                                      shared_only=True)
@@ -111,7 +112,7 @@ class Quota:
         work a refused request must not cause (Gemini counting its attachments' tokens).
         admit_chat still decides, atomically; this only turns away the already refused."""
         now = time.time()
-        keys = ChatKeys(subject, now, _stream_period(self._config))
+        keys = ChatKeys(subject, now, _stream_period(self._config), shards=self._shards)
         counts, _ = self._run("incr_many", self._chat_ops(subject, keys, 0, 0), shared_only=True)
         refusal = (self._chat_refusal(counts, keys, now, 0, this_one=1)
                    or self._global_refusal(keys, now, 0, after=counts))
@@ -143,9 +144,14 @@ class Quota:
     def _global_refusal(self, keys: ChatKeys, now: float, reserve: int,
                         after) -> ApiError | None:
         """The deployment's budget: all its shards, read after the commit `after` added this
-        request's `reserve` to one of them (the module's docstring says why)."""
-        counts, _ = self._run("read_many", keys.global_shards, after, shared_only=True)
-        return _budget_refusal(self._config.global_daily_token_budget, sum(counts) - reserve,
+        request's `reserve` to one of them (the module's docstring says why). One shard: that
+        commit's own count (its last) is already the exact total, as for the user's budget."""
+        if keys.shards == 1:
+            total = after[-1][0]
+        else:
+            counts, _ = self._run("read_many", keys.global_shards, after, shared_only=True)
+            total = sum(counts)
+        return _budget_refusal(self._config.global_daily_token_budget, total - reserve,
                                "global_token_budget", keys, now)
 
     def _refused(self, subject: str, refusal: ApiError) -> NoReturn:

@@ -7,7 +7,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["ChatKeys", "GLOBAL_BUDGET_SHARDS"]
+__all__ = ["ChatKeys", "GLOBAL_BUDGET_SHARDS", "shards_for"]
 
 # The deployment's budget is this many counters, each request writing a random one: Firestore
 # sustains about one write per second per document and each chat request writes the budget
@@ -15,6 +15,13 @@ __all__ = ["ChatKeys", "GLOBAL_BUDGET_SHARDS"]
 # shard. The price: an admission batch-reads all 64 (64 billed document reads, ~12 ms on the
 # emulator against ~4 ms for one document).
 GLOBAL_BUDGET_SHARDS = 64
+
+
+def shards_for(storage_uri: str) -> int:
+    """How many counters the deployment's budget has in this store: GLOBAL_BUDGET_SHARDS on
+    Firestore, whose write rate per document they are for; one on Redis and memory://, which
+    count one key at any rate, and whose increment returns its exact total."""
+    return GLOBAL_BUDGET_SHARDS if storage_uri.startswith("firestore://") else 1
 
 
 @dataclass
@@ -25,7 +32,8 @@ class ChatKeys:
     subject: str
     now: float
     stream_period: int
-    shard: int = 0  # the deployment's budget counter this request writes
+    shard: int = 0  # the deployment's budget counter this request writes, of `shards`
+    shards: int = 1
     day: str = field(init=False)
     day_end: float = field(init=False)
 
@@ -44,7 +52,7 @@ class ChatKeys:
 
     @property
     def global_shards(self) -> list[str]:
-        return [f"budget/global/{self.day}/{shard}" for shard in range(GLOBAL_BUDGET_SHARDS)]
+        return [f"budget/global/{self.day}/{shard}" for shard in range(self.shards)]
 
     @property
     def budget_ttl(self) -> int:

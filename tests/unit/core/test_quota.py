@@ -15,6 +15,7 @@ import pytest
 
 import core.quota as quota_module
 import core.quota_keys as quota_keys
+from core.quota_keys import GLOBAL_BUDGET_SHARDS
 from core.config import ConfigError, load_config
 from core.errors import ApiError
 from core.quota import Quota
@@ -345,11 +346,13 @@ def test_a_store_failing_at_settlement_keeps_the_reservation(captured):
 # -- the deployment's budget in shards (issue #12) -------------------------------------------
 
 class Shards:
-    """Which shard of the deployment's budget each admission writes: `pick` for this thread
-    (else 0), in place of core.quota's random choice."""
+    """The deployment's budget in GLOBAL_BUDGET_SHARDS counters on memory:// too (as on
+    Firestore), and which one each admission writes: `pick` for this thread (else 0), in place
+    of core.quota's random choice."""
 
     def __init__(self, monkeypatch):
         self._local = threading.local()
+        monkeypatch.setattr(quota_module, "shards_for", lambda uri: GLOBAL_BUDGET_SHARDS)
         monkeypatch.setattr(quota_module, "random", types.SimpleNamespace(
             randrange=lambda count: getattr(self._local, "shard", 0) % count))
 
@@ -364,7 +367,7 @@ def shards(monkeypatch) -> Shards:
 
 def shard_counts(counters) -> dict[int, int]:
     """The deployment's budget in `counters`, shard by shard (those above 0)."""
-    keys = quota_keys.ChatKeys("uid:any", time.time(), 60).global_shards
+    keys = quota_keys.ChatKeys("uid:any", time.time(), 60, shards=GLOBAL_BUDGET_SHARDS).global_shards
     return {shard: count for shard, count in enumerate(counters.read_many(keys)) if count}
 
 
@@ -464,7 +467,7 @@ def test_no_interleaving_of_stale_reads_overspends_by_more_than_one_reservation(
         assert len(admissions) >= 1  # a read before any other commit sees room
 
 
-def test_a_store_failing_while_reading_the_shards_gives_everything_back(clock):
+def test_a_store_failing_while_reading_the_shards_gives_everything_back(clock, shards):
     quota = make_quota(DAILY_TOKEN_BUDGET="1000", MAX_CONCURRENT_STREAMS_PER_USER="1")
     shared = quota._store
 
@@ -482,6 +485,23 @@ def test_a_store_failing_while_reading_the_shards_gives_everything_back(clock):
     assert quota.status("uid:a")["tokens"]["remaining"] == 1000  # the reservation came back
     assert shard_counts(quota._store) == {}
     quota.admit_chat("uid:a", 0)  # and so did the one stream slot
+
+
+def test_without_firestore_the_budget_is_one_counter_and_its_commit_decides(monkeypatch):
+    """Redis and memory:// need no shards (no write limit per key) and their increment returns
+    the exact total: the commit's own count decides, with no read after it."""
+    assert [quota_keys.shards_for(uri) for uri in ("firestore://rate_limits", "redis://h:6379",
+                                                   "memory://")] == [GLOBAL_BUDGET_SHARDS, 1, 1]
+    quota = make_quota(DAILY_TOKEN_BUDGET="1000", GLOBAL_DAILY_TOKEN_BUDGET="150")
+    reads = []
+    monkeypatch.setattr(quota._store, "read_many", lambda *args: reads.append(args))
+    quota.settle_chat(quota.admit_chat("uid:a", 100), 70)
+    quota.settle_chat(quota.admit_chat("uid:b", 100), 70)  # 70 before its reservation: admitted
+    quota.settle_chat(quota.admit_chat("uid:c", 10), 10)  # 140 before: admitted, 150 after
+    assert refusal(quota.admit_chat, "uid:d", 10).reason == "global_token_budget"  # 150 before
+    assert reads == []
+    [key] = quota_keys.ChatKeys("uid:any", time.time(), 60).global_shards
+    assert key.endswith("/0") and quota._store.storage.get(key) == 150
 
 
 # -- stream slots (issue #8): never negative, a lapsed slot is never freed twice --------------
