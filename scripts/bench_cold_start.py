@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import http.client
 import json
 import os
@@ -56,12 +55,11 @@ sys.path.insert(0, str(ROOT / "devtools"))
 
 from auth_emulator import sign_in_with_google, start_auth_emulator  # noqa: E402
 from firestore_emulator import start_firestore_emulator  # noqa: E402
-from procs import free_port, function_environ, launch_function, stage, start_standin  # noqa: E402
+from procs import free_port, function_environ, launch_function, start_standin  # noqa: E402
 from stack import PROJECT_ID, function_env  # noqa: E402
+from bench_sources import PEERS, build_sources, function_of, python_of  # noqa: E402
 
 VARIANTS = ("hello", "sdk-floor", "health", "auth", "chat", "auth+fs", "chat+fs")
-HELLO = 'def hello(request):\n    return "ok"\n'
-PEERS = {"hello": HELLO, "sdk-floor": f"import google.genai\nimport firebase_admin.auth\n\n\n{HELLO}"}
 # variant -> (the peer it is judged against, the largest ratio that meets its goal)
 GOALS = {"health": ("hello", 1.05), "auth": ("hello", 1.8), "chat": ("sdk-floor", 1.15),
          "auth+fs": ("hello", 1.8), "chat+fs": ("sdk-floor", 1.15)}
@@ -70,18 +68,11 @@ FIRESTORE_LIMITS = "firestore://rate_limits"
 POLL_S = 0.003
 TIMEOUT_S = 60.0
 MIN_RUNS = 7
-VENVS = ROOT / "build" / "bench-venvs"
-# Whose requirements.txt each variant's virtualenv installs (peers: the function they stand for).
-REQUIREMENTS_OF = {"hello": "health", "sdk-floor": "chat"}
 IMPORT_ROW = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (.*)")  # self us, cumulative us, name
 
 
 class RunFailed(RuntimeError):
     """A start that did not end in a successful answer: the benchmark's result is void."""
-
-
-def function_of(variant: str) -> str:
-    return variant.removesuffix("+fs")
 
 
 def expected(function: str, user: dict | None) -> tuple[str, str, str | dict]:
@@ -132,29 +123,6 @@ def ask(port: int, method: str, path: str, user: dict | None) -> tuple[int, byte
         connection.close()
 
 
-def deployed_python(variant: str) -> pathlib.Path:
-    """The bin/ of a virtualenv with exactly the variant's function's requirements.txt, built on
-    first use and kept under build/bench-venvs/ by a hash of that file."""
-    requirements = ROOT / "functions" / REQUIREMENTS_OF.get(variant, function_of(variant)) / \
-        "requirements.txt"
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
-    venv = VENVS / digest
-    if not (venv / "ready").exists():
-        print(f"bench_cold_start: building {venv} from {requirements.relative_to(ROOT)}",
-              file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", "-r", str(requirements)], check=True,
-                       stdin=subprocess.DEVNULL)
-        (venv / "ready").write_text(requirements.read_text())
-    return venv / "bin"
-
-
-def python_of(variant: str, mode: str) -> pathlib.Path:
-    """The bin/ directory whose python and functions-framework run `variant`."""
-    return deployed_python(variant) if mode == "deployed" else pathlib.Path(sys.executable).parent
-
-
 def cold_start(variant: str, source: pathlib.Path, bin_dir: pathlib.Path, env: dict[str, str],
                user: dict | None, log_path: pathlib.Path) -> float:
     """Seconds from Popen of a fresh process to the first successful answer."""
@@ -184,24 +152,6 @@ def cold_start(variant: str, source: pathlib.Path, bin_dir: pathlib.Path, env: d
         return elapsed
     finally:
         process.stop()
-
-
-def build_sources(variants: list[str], build: pathlib.Path,
-                  bins: dict[str, pathlib.Path]) -> dict[str, pathlib.Path]:
-    """main.py of each variant: the peers written here, the functions staged as deployed, and
-    each compiled to bytecode by its own python, as the buildpack does."""
-    sources = {}
-    for variant in variants:
-        if variant in PEERS:
-            sources[variant] = build / variant / "main.py"
-            sources[variant].parent.mkdir(parents=True)
-            sources[variant].write_text(PEERS[variant])
-        else:
-            function = function_of(variant)
-            sources[variant] = sources.get(function) or stage(function, build / function)
-        subprocess.run([str(bins[variant] / "python"), "-m", "compileall", "-f", "-q",
-                        str(sources[variant].parent)], check=True, stdout=subprocess.DEVNULL)
-    return sources
 
 
 def settings_for(variants: list[str], ports: dict[str, int],
