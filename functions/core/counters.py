@@ -42,17 +42,12 @@ class Counters:
             self.storage.incr(key, expiry, amount)
 
     def read_many(self, keys, after=None):
-        """The counts of `keys` (0 where none), reading only, in one round trip where the store
-        allows it (Firestore's batch read, a Redis pipeline). Firestore reads them as they were
-        right after the commit of incr_many's result `after`: a consistent cut of all commits
-        up to that one. Other stores read them now (later than that; never earlier)."""
+        """The counts of `keys` (0 where none), reading only. Firestore reads them in one batch,
+        as they were right after the commit of incr_many's result `after`: a consistent cut of
+        all commits up to that one. Other stores read them one by one, now (later than that;
+        never earlier); core.quota reads several only on Firestore."""
         if hasattr(self.storage, "read_many"):
             return self.storage.read_many(keys, getattr(after, "as_of", None))
-        if hasattr(self.storage, "prefixed_key"):  # limits' Redis storages: one pipeline
-            pipeline = self.storage.get_connection(readonly=True).pipeline(transaction=False)
-            for key in keys:
-                pipeline.get(self.storage.prefixed_key(key))
-            return [int(count or 0) for count in pipeline.execute()]
         return [self.storage.get(key) for key in keys]
 
 
